@@ -1,0 +1,33 @@
+# TalkinNeRF workflow: every video in the drop-in folder (plus the embedded demo subjects) becomes a subject;
+# each stage is one rule that calls the `talkinnerf` CLI. See docs/contracts.md for the files each rule writes.
+import json
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+# Second layer of validation: every stage section must build its typed options dataclass (catches typos in
+# keys that the JSON schema lets through) before any job runs.
+from talkinnerf.config_check import check_stage_sections  # noqa: E402
+
+check_stage_sections(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/preprocess.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create (or update) the project environment in .venv: system libraries for offscreen OpenGL (EGL on Mesa's
+# llvmpipe, used by the rasterizer), Python 3.11 venv, pinned PyTorch, then this package with its test extras.
+# Idempotent: a second run only checks what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_debs=()
+for deb in libegl1 libegl-mesa0 libgl1-mesa-dri; do
+  dpkg -s "$deb" >/dev/null 2>&1 || need_debs+=("$deb")
+done
+if [ ${#need_debs[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_debs[*]}"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_debs[@]}"
+fi
+
+PYTHON=${PYTHON:-python3.11}
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  echo "error: $PYTHON not found; talkinnerf needs Python 3.11 (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first and pinned: the wheels are served from local disk here; an unpinned torch would pull another build.
+.venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+.venv/bin/python -m pip install -q -e '.[test]'
+echo "environment ready: .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

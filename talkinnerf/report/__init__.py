@@ -1,0 +1,1 @@
+"""Tables (pandas: CSV + Markdown) and summary figures from evaluation outputs."""

@@ -1,0 +1,81 @@
+"""Aggregate per-frame evaluation CSVs into the paper-style tables.
+
+Per-frame CSVs (results/eval/<setting>/<subject>/metrics.csv) hold one row per held-out frame with columns such as
+psnr, ssim, lpips, psnr_face, ... . A metric that could not be computed is empty (NaN) in every row; the tables then
+show "n/a" rather than a number, and the reason (a `note` column in the CSV, if present) is kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from talkinnerf.io import atomic_path
+
+# Display order of metrics (the paper's: PSNR, SSIM, LPIPS* = LPIPS x 1e3, for full / face / hands).
+METRIC_ORDER = ["psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face", "psnr_hands", "ssim_hands",
+                "lpips_hands"]
+
+
+def summarise_settings(eval_root: str | Path, settings: list[str], subjects: list[str]) -> pd.DataFrame:
+    """One row per (setting, subject) plus a per-setting mean row (subject = "mean"), metric means over frames."""
+    rows = []
+    for setting in settings:
+        for subject in subjects:
+            path = Path(eval_root) / setting / subject / "metrics.csv"
+            if not path.is_file():
+                raise FileNotFoundError(f"missing evaluation of {subject} with {setting}: {path}")
+            frames = pd.read_csv(path)
+            metrics = [m for m in METRIC_ORDER if m in frames.columns]
+            row = {"setting": setting, "subject": subject, "frames": len(frames)}
+            row.update({m: frames[m].astype(float).mean(skipna=False) if len(frames) else np.nan for m in metrics})
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    means = table.drop(columns=["subject"]).groupby("setting", sort=False).mean(numeric_only=True).reset_index()
+    means["subject"] = "mean"
+    table = pd.concat([table, means], ignore_index=True)
+    table["frames"] = table["frames"].astype(int)
+    ordered = ["setting", "subject", "frames"] + [m for m in METRIC_ORDER if m in table.columns]
+    return table[ordered]
+
+
+def to_markdown(table: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A Markdown table; NaN shows as n/a. LPIPS columns are shown as LPIPS* = LPIPS x 1e3 like the paper."""
+    shown = table.copy()
+    for col in shown.columns:
+        if col.startswith("lpips"):
+            shown[col] = shown[col] * 1e3
+    shown = shown.rename(columns={c: c.replace("lpips", "lpips*") for c in shown.columns if c.startswith("lpips")})
+    header = "| " + " | ".join(shown.columns) + " |"
+    rule = "|" + "|".join("---" for _ in shown.columns) + "|"
+    lines = [header, rule]
+    for _, row in shown.iterrows():
+        cells = []
+        for value in row:
+            if isinstance(value, (float, np.floating)):
+                cells.append("n/a" if np.isnan(value) else format(value, floatfmt))
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def concat_tables(inputs: list[str | Path]) -> pd.DataFrame:
+    """Stack one-row-per-subject CSVs (e.g. preprocessing accuracy) and append a mean row."""
+    if not inputs:
+        raise ValueError("no input tables to concatenate")
+    table = pd.concat([pd.read_csv(p) for p in inputs], ignore_index=True)
+    mean = table.mean(numeric_only=True).to_dict()
+    key = table.columns[0]
+    mean[key] = "mean"
+    return pd.concat([table, pd.DataFrame([mean])], ignore_index=True)
+
+
+def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path | None = None) -> None:
+    with atomic_path(csv_path) as tmp:
+        table.to_csv(tmp, index=False)
+    if md_path is not None:
+        with atomic_path(md_path) as tmp:
+            tmp.write_text(to_markdown(table))

@@ -1,0 +1,64 @@
+"""The Snakemake DAG: subjects from the drop-in folder, config validation, what a new video adds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflow_utils import REPO, planned_jobs, snakemake
+
+PER_SUBJECT = ("decode", "matte", "keypoints", "fit", "segment", "split")
+
+
+def test_default_dag_covers_every_demo_subject(tmp_path):
+    jobs = planned_jobs(tmp_path)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    n_demo = len(config["demo"]["subjects"]) + len(config["demo"]["novel"])
+    for rule in PER_SUBJECT + ("demo_synthesize", "evaluate_preprocess"):
+        assert jobs[rule] == n_demo, rule
+    assert jobs["train"] == len(config["settings"])
+    assert jobs["evaluate_render"] == len(config["settings"]) * len(config["demo"]["subjects"])
+    assert jobs["finetune"] == len(config["demo"]["novel"]) * len(config["finetune_seconds"])
+    assert jobs["body_model"] == 1
+
+
+def test_a_dropped_in_video_becomes_a_subject(tmp_path):
+    before = planned_jobs(tmp_path)
+    videos = tmp_path / "data" / "videos"
+    videos.mkdir(parents=True)
+    (videos / "alex.mp4").write_bytes(b"")  # the dry run only needs the file to exist
+    (videos / "notes.txt").write_text("not a video")
+    after = planned_jobs(tmp_path)
+    for rule in PER_SUBJECT:
+        assert after[rule] == before[rule] + 1, rule
+    assert after["demo_synthesize"] == before["demo_synthesize"]  # the video is not a demo subject
+    assert after["evaluate_render"] == before["evaluate_render"] + len(yaml.safe_load(
+        (REPO / "config.yaml").read_text())["settings"])
+
+
+def _write_config(tmp_path: Path, edit) -> str:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    edit(config)
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["fit"].update({"no_such_option": 1}), "no_such_option"),
+        (lambda c: c.update({"unknown_top_level": 1}), "unknown_top_level"),
+        (lambda c: c["matte"].update({"backend": "magic"}), "magic"),
+        (lambda c: c["settings"]["talkinnerf"].update({"not_an_ablation": True}), "not_an_ablation"),
+    ],
+)
+def test_invalid_config_fails_before_any_job(tmp_path, edit, message):
+    configfile = _write_config(tmp_path, edit)
+    proc = snakemake(tmp_path, "-n", configfile=configfile, check=False, timeout=300)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,110 @@
+# Subjects, paths and option helpers shared by every rule file.
+
+import re
+
+VIDEO_EXTENSIONS = ("mp4", "mov", "mkv", "avi", "webm")
+R = config["results_dir"]
+RES = config["resources_dir"]
+PY = "talkinnerf"  # the console script every rule calls
+# Multi-GPU training (clusters): the train rule runs under torchrun with one process per GPU.
+TRAIN_GPUS = int(config.get("train_gpus", 0))
+TRAIN_LAUNCHER = f"torchrun --standalone --nproc_per_node {TRAIN_GPUS} -m talkinnerf" if TRAIN_GPUS > 1 else PY
+
+
+def _user_videos():
+    """Map subject name -> video path for every video in the drop-in folder."""
+    folder = Path(config["videos_dir"])
+    videos = {}
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and path.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS:
+                if path.stem in videos:
+                    raise ValueError(f"two videos for subject {path.stem!r} in {folder}: {videos[path.stem]} and {path}")
+                videos[path.stem] = str(path)
+    return videos
+
+
+USER_VIDEOS = _user_videos()
+DEMO = config["demo"]
+DEMO_SUBJECTS = [s["name"] for s in DEMO["subjects"]] if DEMO["enabled"] else []
+DEMO_NOVEL = [s["name"] for s in DEMO["novel"]] if DEMO["enabled"] else []
+NOVEL_SUBJECTS = DEMO_NOVEL + [s for s in config.get("novel_subjects", []) if s in USER_VIDEOS]
+TRAIN_SUBJECTS = DEMO_SUBJECTS + [s for s in USER_VIDEOS if s not in NOVEL_SUBJECTS]
+ALL_SUBJECTS = TRAIN_SUBJECTS + NOVEL_SUBJECTS
+_clash = set(USER_VIDEOS) & set(DEMO_SUBJECTS + DEMO_NOVEL)
+if _clash:
+    raise ValueError(f"user video(s) {sorted(_clash)} in {config['videos_dir']} clash with demo subject names")
+if not TRAIN_SUBJECTS:
+    raise ValueError(f"no training subjects: put videos in {config['videos_dir']} or enable the demo in config.yaml")
+
+SETTINGS = list(config["settings"])  # trained multi-identity models: name -> model option overrides
+if any(s.startswith("novel") for s in SETTINGS):
+    raise ValueError(f"setting names may not start with 'novel' (reserved for fine-tuned identities): {SETTINGS}")
+FINETUNE_SECONDS = list(config["finetune_seconds"])
+
+
+wildcard_constraints:
+    subject="[A-Za-z0-9_.-]+",
+    setting="|".join(re.escape(s) for s in SETTINGS),
+    secs="[0-9]+",
+
+
+def is_demo(subject):
+    return subject in DEMO_SUBJECTS or subject in DEMO_NOVEL
+
+
+def video_path(subject):
+    return f"{RES}/demo/{subject}.mp4" if is_demo(subject) else USER_VIDEOS[subject]
+
+
+def openpose_dir(subject):
+    if is_demo(subject):
+        return f"{RES}/demo/{subject}/openpose"
+    return str(Path(config["videos_dir"]) / subject / "openpose")
+
+
+def openpose_input(wildcards):
+    """Declare the OpenPose folder as input when it exists (so edits rerun the stage); a missing folder is
+    reported by the keypoints job of that subject alone, not by the whole DAG."""
+    folder = openpose_dir(wildcards.subject)
+    return [folder] if is_demo(wildcards.subject) or Path(folder).is_dir() else []
+
+
+def options(section, **extra):
+    """A config section as the JSON string every CLI stage takes with --options."""
+    merged = dict(config.get(section) or {})
+    merged.update(extra)
+    return json.dumps(merged, sort_keys=True)
+
+
+def body_model_path():
+    path = config["body_model"]["path"]
+    return path if path else f"{RES}/body/talkinnerf_open_smplx.npz"
+
+
+def setting_options(setting):
+    """The train section with this setting's model overrides applied."""
+    train = json.loads(options("train"))
+    train["model"] = {**train.get("model", {}), **(config["settings"][setting] or {})}
+    return json.dumps(train, sort_keys=True)
+
+
+def subject_data(subject):
+    return {
+        "frames": f"{R}/frames/{subject}",
+        "matte": f"{R}/matte/{subject}",
+        "parts": f"{R}/parts/{subject}",
+        "smplx": f"{R}/smplx/{subject}.npz",
+        "split": f"{R}/splits/{subject}.json",
+    }
+
+
+def all_targets():
+    targets = [f"{R}/tables/quality.csv", f"{R}/tables/quality.md"]
+    if DEMO_SUBJECTS or DEMO_NOVEL:
+        targets += [f"{R}/tables/preprocess.csv", f"{R}/figures/demo_contact_sheet.png"]
+    if NOVEL_SUBJECTS:
+        targets += [f"{R}/tables/novel.csv"]
+    if len(TRAIN_SUBJECTS) > 1 and config["animate"]:
+        targets += [f"{R}/animate/{SETTINGS[0]}/{TRAIN_SUBJECTS[0]}_as_{TRAIN_SUBJECTS[1]}.mp4"]
+    return targets

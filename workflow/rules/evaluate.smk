@@ -1,0 +1,82 @@
+# Held-out rendering and metrics per (model, subject); preprocessing accuracy against the demo's ground truth;
+# cross-subject animation.
+
+
+rule evaluate_render:
+    input:
+        model=f"{R}/models/{{setting}}/model.pt",
+        data=lambda w: list(subject_data(w.subject).values()),
+    output:
+        metrics=f"{R}/eval/{{setting}}/{{subject}}/metrics.csv",
+        compare=f"{R}/eval/{{setting}}/{{subject}}/compare.png",
+        video=f"{R}/eval/{{setting}}/{{subject}}/render.mp4",
+    params:
+        options=options("evaluate"),
+        out=lambda w: f"{R}/eval/{w.setting}/{w.subject}",
+    log:
+        f"{R}/logs/evaluate/{{setting}}/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate/{{setting}}/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    shell:
+        "{PY} evaluate render --model {input.model} --subject {wildcards.subject} --data-root {R} "
+        "--out {params.out} --options '{params.options}' > {log} 2>&1"
+
+
+use rule evaluate_render as evaluate_novel with:
+    input:
+        model=f"{R}/models/novel/{{subject}}_{{secs}}s/model.pt",
+        data=lambda w: list(subject_data(w.subject).values()),
+    output:
+        metrics=f"{R}/eval/novel_{{secs}}s/{{subject}}/metrics.csv",
+        compare=f"{R}/eval/novel_{{secs}}s/{{subject}}/compare.png",
+        video=f"{R}/eval/novel_{{secs}}s/{{subject}}/render.mp4",
+    params:
+        options=options("evaluate"),
+        out=lambda w: f"{R}/eval/novel_{w.secs}s/{w.subject}",
+    log:
+        f"{R}/logs/evaluate/novel_{{secs}}s/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate/novel_{{secs}}s/{{subject}}.tsv"
+
+
+rule evaluate_preprocess:
+    input:
+        gt=f"{RES}/demo/{{subject}}/gt",
+        frames=f"{R}/frames/{{subject}}",
+        matte=f"{R}/matte/{{subject}}",
+        keypoints=f"{R}/keypoints/{{subject}}.npz",
+        smplx=f"{R}/smplx/{{subject}}.npz",
+        parts=f"{R}/parts/{{subject}}",
+    output:
+        f"{R}/eval/preprocess/{{subject}}.csv",
+    log:
+        f"{R}/logs/evaluate_preprocess/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_preprocess/{{subject}}.tsv"
+    threads: 1
+    shell:
+        "{PY} evaluate preprocess --subject {wildcards.subject} --gt {input.gt} --frames {input.frames} "
+        "--matte {input.matte} --keypoints {input.keypoints} --smplx {input.smplx} --parts {input.parts} "
+        "--out {output} > {log} 2>&1"
+
+
+rule animate:
+    input:
+        model=f"{R}/models/{{setting}}/model.pt",
+        data=lambda w: list(subject_data(w.subject).values()),
+        motion=f"{R}/smplx/{{driver}}.npz",
+    output:
+        f"{R}/animate/{{setting}}/{{subject}}_as_{{driver}}.mp4",
+    params:
+        options=options("evaluate"),
+    log:
+        f"{R}/logs/animate/{{setting}}/{{subject}}_as_{{driver}}.log",
+    benchmark:
+        f"{R}/benchmarks/animate/{{setting}}/{{subject}}_as_{{driver}}.tsv"
+    threads: 1
+    shell:
+        "{PY} evaluate animate --model {input.model} --subject {wildcards.subject} --motion {input.motion} "
+        "--data-root {R} --out {output} --options '{params.options}' > {log} 2>&1"

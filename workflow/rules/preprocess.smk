@@ -1,0 +1,115 @@
+# Per-subject preprocessing: decode -> matte -> keypoints -> SMPL-X fit -> part labels; train/test split.
+
+
+rule decode:
+    input:
+        video=lambda w: video_path(w.subject),
+    output:
+        directory(f"{R}/frames/{{subject}}"),
+    params:
+        options=options("decode"),
+    log:
+        f"{R}/logs/decode/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/decode/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    shell:
+        "{PY} video decode --video {input.video} --out {output} --options '{params.options}' > {log} 2>&1"
+
+
+rule matte:
+    input:
+        frames=f"{R}/frames/{{subject}}",
+    output:
+        directory(f"{R}/matte/{{subject}}"),
+    params:
+        options=options("matte"),
+    log:
+        f"{R}/logs/matte/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/matte/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    shell:
+        "{PY} preprocess matte --frames {input.frames} --out {output} --options '{params.options}' > {log} 2>&1"
+
+
+rule keypoints:
+    input:
+        frames=f"{R}/frames/{{subject}}",
+        openpose=openpose_input,
+    output:
+        f"{R}/keypoints/{{subject}}.npz",
+    params:
+        openpose=lambda w: openpose_dir(w.subject),
+        options=options("keypoints"),
+    log:
+        f"{R}/logs/keypoints/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/keypoints/{{subject}}.tsv"
+    threads: 1
+    shell:
+        "{PY} preprocess keypoints --frames {input.frames} --openpose {params.openpose} --out {output} "
+        "--options '{params.options}' > {log} 2>&1"
+
+
+rule fit:
+    input:
+        frames=f"{R}/frames/{{subject}}",
+        keypoints=f"{R}/keypoints/{{subject}}.npz",
+        model=body_model_path(),
+    output:
+        f"{R}/smplx/{{subject}}.npz",
+    params:
+        options=options("fit"),
+    log:
+        f"{R}/logs/fit/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/fit/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=6000,
+    shell:
+        "{PY} preprocess fit --frames {input.frames} --keypoints {input.keypoints} --model {input.model} "
+        "--out {output} --options '{params.options}' > {log} 2>&1"
+
+
+rule segment:
+    input:
+        frames=f"{R}/frames/{{subject}}",
+        matte=f"{R}/matte/{{subject}}",
+        smplx=f"{R}/smplx/{{subject}}.npz",
+        model=body_model_path(),
+    output:
+        directory(f"{R}/parts/{{subject}}"),
+    params:
+        options=options("segment"),
+    log:
+        f"{R}/logs/segment/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/segment/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    shell:
+        "{PY} preprocess segment --frames {input.frames} --matte {input.matte} --smplx {input.smplx} "
+        "--model {input.model} --out {output} --options '{params.options}' > {log} 2>&1"
+
+
+rule split:
+    input:
+        frames=f"{R}/frames/{{subject}}",
+    output:
+        f"{R}/splits/{{subject}}.json",
+    params:
+        options=options("split"),
+    log:
+        f"{R}/logs/split/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/split/{{subject}}.tsv"
+    threads: 1
+    shell:
+        "{PY} preprocess split --frames {input.frames} --out {output} --options '{params.options}' > {log} 2>&1"
