@@ -1,0 +1,98 @@
+"""End to end: the smoke config runs every stage of the DAG; reruns do nothing; touching or adding one subject's
+video reruns only that subject's chain plus the all-subject jobs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from workflow_utils import REPO, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+SMOKE = "configs/smoke.yaml"
+PER_SUBJECT = ("decode", "matte", "keypoints", "fit", "segment", "split")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    snakemake(workdir, "--cores", "2", configfile=SMOKE, timeout=1500)
+    return workdir
+
+
+def _config():
+    return yaml.safe_load((REPO / SMOKE).read_text())
+
+
+def test_smoke_run_writes_tables_figures_and_videos(smoke_run):
+    config = _config()
+    results = smoke_run / "results"
+    quality = pd.read_csv(results / "tables" / "quality.csv")
+    assert set(quality.setting) == set(config["settings"])
+    assert np.isfinite(quality.psnr).all() and (quality.psnr > 5).all() and (quality.psnr < 60).all()
+    assert ((quality.ssim > 0) & (quality.ssim <= 1)).all()
+    for col in ("psnr_face", "psnr_hands"):
+        assert np.isfinite(quality[col]).all(), col
+    assert "n/a" in (results / "tables" / "quality.md").read_text() or np.isfinite(quality.lpips).all()
+
+    pre = pd.read_csv(results / "tables" / "preprocess.csv")
+    assert (pre.matte_iou.astype(float) > 0.8).all()
+    assert np.isfinite(pre.select_dtypes("number").to_numpy()).all()
+
+    novel = pd.read_csv(results / "tables" / "novel.csv")
+    assert np.isfinite(novel.psnr).all()
+
+    for subject in [s["name"] for s in config["demo"]["subjects"]]:
+        for setting in config["settings"]:
+            folder = results / "eval" / setting / subject
+            assert (folder / "render.mp4").stat().st_size > 0
+            assert Image.open(folder / "compare.png").size[0] > 0
+    sheet = Image.open(results / "figures" / "demo_contact_sheet.png")
+    assert min(sheet.size) > 64
+    assert list((results / "benchmarks").rglob("*.tsv")), "every rule writes a benchmark file"
+
+
+def test_rerun_does_nothing(smoke_run):
+    assert planned_jobs(smoke_run, configfile=SMOKE) == {}
+
+
+def test_touching_one_video_reruns_only_its_chain(smoke_run):
+    config = _config()
+    subject = config["demo"]["subjects"][0]["name"]
+    video = smoke_run / "resources" / "demo" / f"{subject}.mp4"
+    before = video.stat()
+    video.touch()
+    try:
+        jobs = planned_jobs(smoke_run, configfile=SMOKE)
+    finally:
+        os.utime(video, ns=(before.st_atime_ns, before.st_mtime_ns))  # leave the run up to date for the next test
+    for rule in PER_SUBJECT:
+        assert jobs.get(rule) == 1, (rule, jobs)
+    assert "demo_synthesize" not in jobs
+    assert jobs["train"] == len(config["settings"])
+    assert planned_jobs(smoke_run, configfile=SMOKE) == {}
+
+
+def test_adding_a_video_adds_only_its_jobs(smoke_run):
+    config = _config()
+    source = config["demo"]["subjects"][0]["name"]
+    videos = smoke_run / "data" / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    shutil.copy(smoke_run / "resources" / "demo" / f"{source}.mp4", videos / "newcomer.mp4")
+    shutil.copytree(smoke_run / "resources" / "demo" / source / "openpose", videos / "newcomer" / "openpose")
+    try:
+        jobs = planned_jobs(smoke_run, configfile=SMOKE)
+    finally:
+        shutil.rmtree(videos)
+    for rule in PER_SUBJECT:
+        assert jobs.get(rule) == 1, (rule, jobs)
+    assert jobs["train"] == len(config["settings"])
+    # every trained setting is evaluated on the newcomer; existing subjects' evaluations rerun with the new model
+    assert jobs["evaluate_render"] == len(config["settings"]) * (len(config["demo"]["subjects"]) + 1)
+    assert "demo_synthesize" not in jobs and "evaluate_preprocess" not in jobs
