@@ -1,7 +1,28 @@
-"""CLI commands (argument parsing only)."""
+"""CLI command `evaluate preprocess`: preprocessing accuracy against ground truth (argument parsing only)."""
 
 from __future__ import annotations
 
 
 def add_commands(subparsers) -> None:
     """Register commands; each sets `func` to a handler taking the parsed args."""
+    p = subparsers.add_parser("preprocess", help="matte / keypoint / fit / part accuracy vs ground truth (CSV row)")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--gt", required=True, help="ground-truth folder, e.g. resources/demo/<subject>/gt")
+    p.add_argument("--frames", required=True, help="decoded frames folder (meta.json maps video -> frame pixels)")
+    p.add_argument("--matte", default=None, help="matte folder (omit to skip: empty column)")
+    p.add_argument("--keypoints", default=None, help="keypoints npz (omit to skip)")
+    p.add_argument("--smplx", default=None, help="fitted SMPL-X npz (omit to skip)")
+    p.add_argument("--parts", default=None, help="part-label folder (omit to skip)")
+    p.add_argument("--out", required=True, help="output CSV (one row)")
+    p.set_defaults(func=_preprocess)
+
+
+def _preprocess(args) -> int:
+    from talkinnerf.evaluate.preprocess_accuracy import evaluate_subject, write_rows
+
+    row = evaluate_subject(args.subject, args.gt, args.frames, matte=args.matte, keypoints=args.keypoints,
+                           smplx=args.smplx, parts=args.parts)
+    write_rows(args.out, [row])
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float) and v == v)
+    print(f"preprocess accuracy {args.subject}: {shown} -> {args.out}")
+    return 0

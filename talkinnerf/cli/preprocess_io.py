@@ -1,7 +1,57 @@
-"""CLI commands (argument parsing only)."""
+"""CLI commands of the `preprocess` group for the video-side stages: matte, keypoints, split (parsing only)."""
 
 from __future__ import annotations
 
 
 def add_commands(subparsers) -> None:
     """Register commands; each sets `func` to a handler taking the parsed args."""
+    p = subparsers.add_parser("matte", help="frames -> alpha mattes (background | provided | rvm)")
+    p.add_argument("--frames", required=True, help="decoded frames folder (results/frames/<subject>)")
+    p.add_argument("--out", required=True, help="output folder of %%06d.png alpha mattes")
+    p.add_argument("--options", default=None, help="JSON of the config.yaml `matte` section")
+    p.set_defaults(func=_matte)
+
+    p = subparsers.add_parser("keypoints", help="OpenPose JSON -> keypoints npz in frame pixels")
+    p.add_argument("--frames", required=True, help="decoded frames folder (its meta.json maps the pixels)")
+    p.add_argument("--openpose", required=True, help="folder of per-video-frame *_keypoints.json")
+    p.add_argument("--out", required=True, help="output npz (results/keypoints/<subject>.npz)")
+    p.add_argument("--options", default=None, help="JSON of the config.yaml `keypoints` section")
+    p.set_defaults(func=_keypoints)
+
+    p = subparsers.add_parser("split", help="train / held-out frame indices")
+    p.add_argument("--frames", required=True, help="decoded frames folder")
+    p.add_argument("--out", required=True, help="output json (results/splits/<subject>.json)")
+    p.add_argument("--options", default=None, help="JSON of the config.yaml `split` section")
+    p.set_defaults(func=_split)
+
+
+def _matte(args) -> int:
+    from talkinnerf.options import from_json
+    from talkinnerf.preprocess.matte import MatteOptions, run_matte
+
+    opts = from_json(MatteOptions, args.options, "matte")
+    count = run_matte(args.frames, args.out, opts)
+    print(f"matte ({opts.backend}): {count} frames of {args.frames} -> {args.out}")
+    return 0
+
+
+def _keypoints(args) -> int:
+    import numpy as np
+
+    from talkinnerf.options import from_json
+    from talkinnerf.preprocess.keypoints import KeypointOptions, run_keypoints
+
+    opts = from_json(KeypointOptions, args.options, "keypoints")
+    arrays = run_keypoints(args.frames, args.openpose, args.out, opts)
+    seen = float(np.mean(arrays["body"][..., 2] > 0))
+    print(f"keypoints ({opts.backend}): {len(arrays['body'])} frames -> {args.out} ({seen:.0%} body points seen)")
+    return 0
+
+
+def _split(args) -> int:
+    from talkinnerf.options import from_json
+    from talkinnerf.preprocess.split import SplitOptions, run_split
+
+    split = run_split(args.frames, args.out, from_json(SplitOptions, args.options, "split"))
+    print(f"split {split['rule']}: {len(split['train'])} train / {len(split['test'])} test -> {args.out}")
+    return 0

@@ -5,3 +5,19 @@ from __future__ import annotations
 
 def add_commands(subparsers) -> None:
     """Register this group's commands; each sets `func` to a handler taking the parsed args."""
+    p = subparsers.add_parser("decode", help="video -> square frames/%%06d.png + meta.json")
+    p.add_argument("--video", required=True, help="input video (mp4/mov/mkv/avi/webm)")
+    p.add_argument("--out", required=True, help="output folder, e.g. results/frames/<subject>")
+    p.add_argument("--options", default=None, help="JSON of the config.yaml `decode` section")
+    p.set_defaults(func=_decode)
+
+
+def _decode(args) -> int:
+    from talkinnerf.options import from_json
+    from talkinnerf.video.decode import DecodeOptions, decode_video
+
+    opts = from_json(DecodeOptions, args.options, "decode")
+    meta = decode_video(args.video, args.out, opts)
+    print(f"decoded {meta['count']} frames of {args.video} -> {args.out} "
+          f"({meta['size']}px, {meta['fps']:.3f} fps, rotation {meta['rotation']})")
+    return 0
