@@ -79,7 +79,7 @@ def options(section, **extra):
 
 def body_model_path():
     path = config["body_model"]["path"]
-    return path if path else f"{RES}/body/talkinnerf_open_smplx.npz"
+    return path if path else f"{RES}/body/SMPLX_OPEN_TALKINNERF.npz"
 
 
 def setting_options(setting):

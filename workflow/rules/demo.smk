@@ -8,7 +8,7 @@ def demo_subject_options(wildcards):
 
 rule body_model:
     output:
-        f"{RES}/body/talkinnerf_open_smplx.npz",
+        f"{RES}/body/SMPLX_OPEN_TALKINNERF.npz",
     log:
         f"{R}/logs/body_model.log",
     benchmark:

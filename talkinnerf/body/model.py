@@ -1,0 +1,49 @@
+"""Load a SMPL-X-format body model (official SMPLX_NEUTRAL.npz or the open model) through ``smplx``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+OPEN_MODEL_HINT = ("put the official SMPLX_NEUTRAL.npz there (https://smpl-x.is.tue.mpg.de, licence required) "
+                   "or build the open model with `talkinnerf body build-open-model {path}`")
+
+
+def model_vertex_ids(path: str | Path) -> dict[str, int] | None:
+    """smplx extra-joint vertex ids stored in an open-model file; None for official files (smplx defaults)."""
+    with np.load(path, allow_pickle=False) as data:
+        if "talkinnerf_vertex_ids" not in data.files:
+            return None
+        names = [str(n) for n in data["talkinnerf_vertex_ids_names"]]
+        return dict(zip(names, (int(i) for i in data["talkinnerf_vertex_ids"])))
+
+
+def load_body_model(path: str | Path, batch_size: int = 1, device: str = "cpu", **kwargs):
+    """Equivalent of ``smplx.create(path, model_type="smplx", use_pca=False, num_expression_coeffs=10, flat_hand_mean=True,
+    use_face_contour=True)`` with the extra-joint vertex ids of the file (smplx defaults for official files) on ``device``.
+
+    Output joints are (B, 144, 3): 55 skeleton + 21 extra vertex joints + 51 static + 17 contour face
+    landmarks (see :func:`talkinnerf.body.openpose.openpose_from_smplx`). Extra ``kwargs`` go to smplx.
+    """
+    import smplx
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"body model {path} does not exist: " + OPEN_MODEL_HINT.format(path=path))
+    ids = model_vertex_ids(path)
+    options = dict(use_pca=False, num_expression_coeffs=10, flat_hand_mean=True,
+                   use_face_contour=True, batch_size=batch_size)
+    options.update(kwargs)
+    import contextlib
+    import io
+    with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning about the 20-column shapedirs
+        # smplx.SMPLX, not smplx.create: create() infers the model type from the file name's prefix
+        # ("talkinnerf_open_smplx.npz" would read as type "talkinnerf"); for a file this is the same call.
+        model = smplx.SMPLX(str(path), **options)
+    if ids is not None:
+        # SMPLX.__init__ hard-codes vertex_ids=VERTEX_IDS["smplx"] (passing our own is a TypeError), so the
+        # extra-joint selector is replaced after construction with the ids of this topology.
+        from smplx.vertex_joint_selector import VertexJointSelector
+        model.vertex_joint_selector = VertexJointSelector(vertex_ids=ids)
+    return model.to(device)
