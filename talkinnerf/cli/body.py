@@ -8,7 +8,7 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("build-open-model", help="convert Anny into a SMPL-X-format .npz that smplx loads",
                               description="Build the open SMPL-X-format body model from Anny (offline, "
                                           "deterministic).")
-    p.add_argument("out", help="output .npz path (e.g. resources/body/talkinnerf_open_smplx.npz)")
+    p.add_argument("out", help="output .npz path (e.g. resources/body/SMPLX_OPEN_TALKINNERF.npz)")
     p.add_argument("--options", default=None, help="JSON of OpenModelOptions fields (config section `body`)")
     p.set_defaults(func=_build_open_model)
 
