@@ -39,7 +39,7 @@ def load_body_model(path: str | Path, batch_size: int = 1, device: str = "cpu", 
     import io
     with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a warning about the 20-column shapedirs
         # smplx.SMPLX, not smplx.create: create() infers the model type from the file name's prefix
-        # ("SMPLX_OPEN_TALKINNERF.npz" would read as type "talkinnerf"); for a file this is the same call.
+        # (a name like "open_model.npz" would read as type "open"; the default name starts with SMPLX_); for a file this is the same call.
         model = smplx.SMPLX(str(path), **options)
     if ids is not None:
         # SMPLX.__init__ hard-codes vertex_ids=VERTEX_IDS["smplx"] (passing our own is a TypeError), so the
