@@ -1,0 +1,227 @@
+"""SMPLify-X-style fitting: robust loss, priors, and recovery of known parameters from exact keypoints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from talkinnerf.preprocess import fit as F
+from talkinnerf.preprocess import priors
+from test_fit_fixture import build_fixture_model, fixture_keypoints_fn, load_fixture_model
+
+SIZE = 128
+
+
+# ------------------------------------------------------------------------------------------ pure functions
+
+
+def test_geman_mcclure_bounded_and_quadratic_near_zero():
+    sigma = 10.0
+    r = torch.tensor([0.0, 0.01, 0.1, 1.0, 1e3, 1e6])
+    rho = priors.geman_mcclure(r, sigma)
+    assert rho[0] == 0
+    assert torch.all(rho <= sigma ** 2) and rho[-1] > 0.99 * sigma ** 2       # bounded by sigma^2
+    assert torch.allclose(rho[1:3], r[1:3] ** 2, rtol=1e-3)                     # ~ r^2 for r << sigma
+    assert torch.all(rho[1:] > rho[:-1])                                        # monotone in |r|
+    assert torch.allclose(priors.geman_mcclure_sq(r ** 2, sigma), rho)
+
+
+def test_angle_limit_zero_for_valid_positive_for_hyperextension():
+    limits = priors.joint_limit_signs()["body_pose"]
+    valid = torch.zeros(3, 21, 3)
+    valid[1, priors.LEFT_ELBOW - 1, 1] = -1.5     # left forearm bent forward
+    valid[1, priors.RIGHT_ELBOW - 1, 1] = 1.5     # right forearm bent forward
+    valid[2, priors.LEFT_KNEE - 1, 0] = 1.2       # knees bent backwards
+    valid[2, priors.RIGHT_KNEE - 1, 0] = 1.2
+    assert torch.all(priors.angle_limit_penalty(valid, limits) == 0)
+    for joint, axis, bad in ((priors.LEFT_ELBOW, 1, 0.5), (priors.RIGHT_ELBOW, 1, -0.5),
+                             (priors.LEFT_KNEE, 0, -0.5), (priors.RIGHT_KNEE, 0, -0.5)):
+        pose = torch.zeros(1, 21, 3)
+        pose[0, joint - 1, axis] = bad
+        assert priors.angle_limit_penalty(pose, limits)[0] > 0.2, (joint, axis)
+        assert priors.angle_limit_penalty(pose, limits, margin=0.6)[0] == 0     # within the tolerance
+    hand = priors.joint_limit_signs()["left_hand_pose"]
+    curl, back = torch.zeros(1, 15, 3), torch.zeros(1, 15, 3)
+    curl[0, :12, 2], back[0, :12, 2] = -1.0, 0.4
+    assert priors.angle_limit_penalty(curl, hand)[0] == 0
+    assert priors.angle_limit_penalty(back, hand)[0] > 0
+
+
+def test_pose_prior_and_temporal_terms():
+    sig = priors.body_pose_sigmas()
+    pose = torch.zeros(1, 21, 3)
+    assert priors.gaussian_pose_prior(pose, sig)[0] == 0
+    bend, side = pose.clone(), pose.clone()
+    bend[0, priors.LEFT_ELBOW - 1, 1] = -1.0
+    side[0, priors.LEFT_ELBOW - 1, 2] = -1.0
+    # the elbow is a hinge: bending about its hinge axis is cheaper than bending sideways
+    assert priors.gaussian_pose_prior(bend, sig)[0] < priors.gaussian_pose_prior(side, sig)[0]
+    const = torch.ones(6, 3)
+    assert priors.temporal_smoothness(const, 1.0, 1.0) == 0
+    linear = torch.arange(6.0)[:, None].repeat(1, 3)
+    assert priors.temporal_smoothness(linear, 0.0, 1.0) == 0            # constant velocity: no acceleration
+    assert priors.temporal_smoothness(linear, 1.0, 0.0) == pytest.approx(15.0)
+
+
+def test_intrinsics_from_vertical_fov():
+    K = F.intrinsics(128, 90.0)
+    assert K[0, 0] == pytest.approx(64.0) and K[1, 1] == pytest.approx(64.0)
+    assert K[0, 2] == 64.0 and K[1, 2] == 64.0
+    # a point on the optical axis projects to the centre; y up in the world is up (smaller v) in the image
+    R, t = torch.as_tensor(F.CAMERA_R, dtype=torch.float32), torch.tensor([0.0, 0.0, 3.0])
+    uv = F.project(torch.tensor([[[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]]), torch.as_tensor(K, dtype=torch.float32), R, t)
+    assert torch.allclose(uv[0, 0], torch.tensor([64.0, 64.0]))
+    assert uv[0, 1, 1] < 64.0
+
+
+# ------------------------------------------------------------------------------------------ recovery
+
+
+@pytest.fixture(scope="module")
+def fixture_model_path(tmp_path_factory):
+    return build_fixture_model(tmp_path_factory.mktemp("body") / "fixture_smplx.npz")
+
+
+def _synthetic(model, frames: int, depth: float, opts: F.FitOptions):
+    """Ground-truth parameters and their exact keypoints (confidence 1) seen by the fit's camera."""
+    p = F.FitParams.zeros(frames)
+    s = torch.linspace(0, 1, frames)
+    p.global_orient[:, 1] = 0.35                      # body turned towards its left
+    # left arm lowered, elbow bent forward towards the camera: the 2D forearm is foreshortened and the
+    # angle limit rules out the mirrored (hyperextended) solution
+    p.body_pose[:, 15, 2] = -1.1
+    p.body_pose[:, 17, 1] = -1.0 - 0.2 * s
+    p.body_pose[:, 16, 2] = 1.1                        # right arm lowered
+    p.jaw_pose[:, 0] = 0.25                            # mouth open
+    p.transl[:, 0] = 0.1 * s
+    K = torch.as_tensor(F.intrinsics(SIZE, opts.fov_deg), dtype=torch.float32)
+    R, t = torch.as_tensor(F.CAMERA_R, dtype=torch.float32), torch.tensor([0.0, 0.0, depth])
+    with torch.no_grad():
+        pts = fixture_keypoints_fn(F.body_forward(model, p), model)
+    kp = {k: np.concatenate([F.project(v, K, R, t).numpy(), np.ones(v.shape[:2] + (1,), np.float32)], -1)
+          for k, v in pts.items()}
+    return p, kp, t
+
+
+def _pelvis_depth(model, p, t):
+    with torch.no_grad():
+        j = F.body_forward(model, p).joints[:, 0]
+    return (j @ torch.as_tensor(F.CAMERA_R, dtype=torch.float32).T + torch.as_tensor(t))[:, 2]
+
+
+def _elbow_flexion(model, p):
+    """Angle between upper arm and forearm of the left arm (rad), per frame (observable in 2D+prior)."""
+    with torch.no_grad():
+        j = F.body_forward(model, p).joints[:, :55]
+    upper, fore = j[:, 18] - j[:, 16], j[:, 20] - j[:, 18]
+    cos = (upper * fore).sum(-1) / (upper.norm(dim=-1) * fore.norm(dim=-1))
+    return torch.arccos(cos.clamp(-1, 1))
+
+
+@pytest.fixture(scope="module")
+def fitted(fixture_model_path):
+    frames = 4
+    model = load_fixture_model(fixture_model_path, frames)
+    opts = F.FitOptions(progress=False)
+    gt, kp, t_gt = _synthetic(model, frames, depth=3.5, opts=opts)
+    res = F.fit_sequence(model, kp, SIZE, opts, keypoints_fn=fixture_keypoints_fn)
+    return model, gt, kp, t_gt, res
+
+
+def test_fit_recovers_depth_orientation_and_jaw(fitted):
+    model, gt, kp, t_gt, res = fitted
+    q = res.params
+    # camera depth of the body within 3 %
+    d_fit, d_gt = _pelvis_depth(model, q, res.t), _pelvis_depth(model, gt, t_gt)
+    assert torch.all((d_fit / d_gt - 1).abs() < 0.03), (d_fit, d_gt)
+    # global orientation: the yaw towards the left, within 0.1 rad of the 0.35 rad truth
+    assert torch.all((q.global_orient[:, 1] - 0.35).abs() < 0.1), q.global_orient
+    # the jaw opens (positive x) by about the true amount, with little twist
+    jaw = q.jaw_pose
+    assert torch.all((jaw[:, 0] - 0.25).abs() < 0.08) and torch.all(jaw[:, 1:].abs() < 0.08), jaw
+    # the keypoints are reproduced to about a pixel
+    err = F.reprojection_errors(model, q, kp, res.K, res.t, 0.1, fixture_keypoints_fn)
+    assert np.nanmax(err["body"]) < 1.5 and np.nanmax(err["face"]) < 1.0, err
+
+
+@pytest.mark.xfail(reason="known limitation: without a learned pose prior the optimiser can settle on a "
+                          "less-bent elbow compensated by the shoulder (see docs/fitting.md)", strict=False)
+def test_fit_recovers_bent_elbow(fitted):
+    model, gt, kp, t_gt, res = fitted
+    flex_fit, flex_gt = _elbow_flexion(model, res.params), _elbow_flexion(model, gt)
+    assert torch.all(flex_gt > 0.9)
+    assert torch.all((flex_fit - flex_gt).abs() < 0.12), (flex_fit, flex_gt)
+
+
+def test_result_arrays_follow_the_contract(fixture_model_path):
+    frames = 3
+    model = load_fixture_model(fixture_model_path, frames)
+    p = F.FitParams.zeros(frames)
+    p.transl[:, 1] = torch.tensor([0.0, 0.1, 0.2])
+    K = F.intrinsics(SIZE, 30.0)
+    out = F.result_arrays(model, p, K, np.array([0, 0, 3.0], np.float32), SIZE)
+    expect = {"global_orient": (3, 3), "body_pose": (3, 21, 3), "poses_body": (3, 22, 3), "jaw_pose": (3, 3),
+              "left_hand_pose": (3, 15, 3), "right_hand_pose": (3, 15, 3), "hands": (3, 90),
+              "expression": (3, 10), "betas": (10,), "transl": (3, 3), "K": (3, 3, 3), "R": (3, 3, 3),
+              "t": (3, 3), "size": (), "joints": (3, 55, 3), "canonical_joints": (55, 3), "parents": (55,),
+              "canonical_bbox": (2, 3), "bbox": (3, 2, 3), "vertices_count": ()}
+    for key, shape in expect.items():
+        assert out[key].shape == shape, key
+    assert out["parents"].dtype == np.int64 and out["parents"][0] == -1 and out["parents"][20] == 18
+    # translation moves posed joints and boxes but not the canonical ones
+    assert np.allclose(out["joints"][2] - out["joints"][0], [0, 0.2, 0], atol=1e-5)
+    assert np.allclose(out["canonical_joints"], out["joints"][0], atol=1e-5)
+    assert np.allclose(out["bbox"][1] - out["bbox"][0], [[0, 0.1, 0]] * 2, atol=1e-5)
+    assert np.all(out["canonical_bbox"][0] < out["canonical_bbox"][1])
+
+
+def test_initial_depth_from_torso_height():
+    canonical = np.zeros((25, 3), np.float32)
+    canonical[F.NECK] = (0, 0.5, 0)
+    K = F.intrinsics(SIZE, 30.0)
+    f = K[1, 1]
+    body = np.zeros((2, 25, 3), np.float32)
+    body[:, F.NECK] = (64, 40, 1)
+    body[0, F.MID_HIP] = (64, 60, 1)                 # 20 px torso -> depth f * 0.5 / 20
+    body[1, F.MID_HIP] = (64, 50, 1)                 # 10 px torso -> twice as far
+    transl, D = F.initial_translation({"body": body}, canonical, K, 0.1)
+    depths = D - transl[:, 2]                        # camera z of the mid-hip = D - z_world
+    assert np.allclose(depths, [f * 0.5 / 20, f * 0.5 / 10], rtol=1e-4)
+    with pytest.raises(ValueError, match="torso"):
+        F.initial_translation({"body": np.zeros((2, 25, 3), np.float32)}, canonical, K, 0.1)
+
+
+def test_options_reject_bad_values():
+    with pytest.raises(ValueError, match="iterations"):
+        F.FitOptions(iterations=[1, 2])
+    from talkinnerf.options import from_json
+
+    opts = from_json(F.FitOptions, '{"fov_deg": 40, "smooth": true}')
+    assert opts.fov_deg == 40 and opts.smooth
+    with pytest.raises(ValueError, match="unknown"):
+        from_json(F.FitOptions, '{"fov": 40}')
+
+
+def test_fit_subject_writes_contract_npz(tmp_path, fixture_model_path):
+    """End to end on the fixture model: frames/meta.json + keypoints npz -> smplx npz (smoothed)."""
+    from talkinnerf.io import load_npz, save_npz, write_json
+
+    frames = 3
+    model = load_fixture_model(fixture_model_path, frames)
+    opts = F.FitOptions(progress=False, iterations=[5, 6, 5], smooth=True)
+    _, kp, _ = _synthetic(model, frames, depth=3.5, opts=opts)
+    write_json(tmp_path / "frames" / "meta.json", {"count": frames, "size": SIZE})
+    save_npz(tmp_path / "kp.npz", **kp)
+    out = tmp_path / "smplx" / "s.npz"
+    summary = F.fit_subject(tmp_path / "frames", tmp_path / "kp.npz", fixture_model_path, out, opts,
+                            keypoints_fn=fixture_keypoints_fn,
+                            model_loader=lambda path, batch_size, device: load_fixture_model(path, batch_size))
+    data = load_npz(out)
+    assert summary["frames"] == frames and data["joints"].shape == (frames, 55, 3)
+    assert data["reproj_error_body"].shape == (frames,) and int(data["size"]) == SIZE
+    save_npz(tmp_path / "bad.npz", **{k: v[:2] for k, v in kp.items()})
+    with pytest.raises(ValueError, match="frames"):
+        F.fit_subject(tmp_path / "frames", tmp_path / "bad.npz", fixture_model_path, out, opts)
