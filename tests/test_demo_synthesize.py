@@ -1,0 +1,161 @@
+"""The synthetic talking subjects: video, masks, part labels, keypoints and OpenPose files agree."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from talkinnerf.demo.options import SynthesizeOptions
+from talkinnerf.demo.subjects import DEFAULT_SUBJECTS, NOVEL_SUBJECTS, TRAIN_SUBJECTS, resolve_identity
+from talkinnerf.io import load_npz, read_json
+from talkinnerf.options import from_dict
+from talkinnerf.video.encode import read_video
+
+SIZE = 48
+
+
+def _opts(**kw):
+    base = dict(resolution=SIZE, fps=12.0, seconds=1.5, seed=3)
+    base.update(kw)
+    return from_dict(SynthesizeOptions, base)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from talkinnerf.demo.synthesize import synthesize
+
+    root = tmp_path_factory.mktemp("demo")
+    for name, sub in (("ava", "a"), ("ben", "b")):
+        synthesize(name, root / sub / f"{name}.mp4", _opts(), resolve_identity(name), progress=False)
+    synthesize("ava", root / "a2" / "ava.mp4", _opts(), resolve_identity("ava"), progress=False)
+    return root
+
+
+def _load(root, sub, name):
+    frames, fps = read_video(root / sub / f"{name}.mp4")
+    gt = root / sub / name / "gt"
+    alpha = np.stack([np.array(Image.open(p)) for p in sorted((gt / "alpha").glob("*.png"))])
+    parts = np.stack([np.array(Image.open(p)) for p in sorted((gt / "parts").glob("*.png"))])
+    return frames, fps, alpha, parts, gt
+
+
+def test_files_and_shapes(demo):
+    frames, fps, alpha, parts, gt = _load(demo, "a", "ava")
+    n = 18
+    assert frames.shape == (n, SIZE, SIZE, 3) and fps == pytest.approx(12.0)
+    assert alpha.shape == parts.shape == (n, SIZE, SIZE)
+    cam = read_json(gt / "camera.json")
+    assert cam["width"] == cam["height"] == SIZE and np.allclose(cam["R"], np.diag([1, -1, -1]))
+    joints = np.load(gt / "joints3d.npy")
+    assert joints.shape == (n, 55, 3) and joints.dtype == np.float32
+    kp = load_npz(gt / "keypoints2d.npz")
+    for g, k in (("body", 25), ("left_hand", 21), ("right_hand", 21), ("face", 70)):
+        assert kp[g].shape == (n, k, 2) and kp[f"{g}_visible"].shape == (n, k)
+    params = load_npz(gt / "anny_params.npz")
+    assert params["pose_parameters"].shape[:2] == (n, len(params["bone_labels"]))
+    assert params["facial_actions"].shape == (n, len(params["facial_action_labels"]))
+    assert len(list((gt.parent / "openpose").glob("*_keypoints.json"))) == n
+
+
+def test_masks_and_part_labels_agree_with_rgb(demo):
+    frames, _, alpha, parts, gt = _load(demo, "a", "ava")
+    assert set(np.unique(alpha)) <= {0, 255}
+    assert set(np.unique(parts)) <= {0, 1, 2, 3, 4}
+    np.testing.assert_array_equal(parts > 0, alpha > 0)  # no person pixel is background and vice versa
+    person = alpha > 0
+    assert 0.08 < person.mean() < 0.5
+    for label in (1, 2, 3, 4):  # every part shows up
+        assert (parts == label).any()
+    # the video shows the backdrop exactly where alpha is 0 and something else on the body (away from edges,
+    # where H.264's 4:2:0 chroma blurs colours)
+    bg = np.array(Image.open(gt / "background.png")).astype(float)
+    diff = np.abs(frames.astype(float) - bg[None]).max(-1)
+    pad = np.pad(person, ((0, 0), (2, 2), (2, 2)))
+    near = np.zeros_like(person)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            near |= pad[:, 2 + dy:2 + dy + SIZE, 2 + dx:2 + dx + SIZE]
+    far_bg = ~near
+    interior = person.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            interior &= pad[:, 2 + dy:2 + dy + SIZE, 2 + dx:2 + dx + SIZE]
+    assert np.median(diff[far_bg]) < 6
+    assert (diff[far_bg] < 25).mean() > 0.99
+    assert (diff[interior] > 25).mean() > 0.8
+
+
+def test_visible_keypoints_fall_on_the_body(demo):
+    _, _, alpha, _, gt = _load(demo, "a", "ava")
+    kp = load_npz(gt / "keypoints2d.npz")
+    dil = alpha > 0
+    pad = np.pad(dil, ((0, 0), (1, 1), (1, 1)))
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            dil = dil | pad[:, 1 + dy:1 + dy + SIZE, 1 + dx:1 + dx + SIZE]
+    for g in ("body", "left_hand", "right_hand", "face"):
+        uv, vis = kp[g], kp[f"{g}_visible"]
+        f_idx, p_idx = np.nonzero(vis)
+        assert len(f_idx) > 0.5 * vis.size, g  # most points are visible from the front
+        col = np.floor(uv[f_idx, p_idx, 0]).astype(int)
+        row = np.floor(uv[f_idx, p_idx, 1]).astype(int)
+        on_body = dil[f_idx, row, col]
+        # fingers are thinner than a pixel at this size, so a fingertip may fall between covered pixels
+        assert on_body.mean() >= (1.0 if g == "body" else 0.95), g
+
+
+def test_openpose_json_lengths_and_noise(demo):
+    gt = demo / "a" / "ava" / "gt"
+    kp = load_npz(gt / "keypoints2d.npz")
+    files = sorted((gt.parent / "openpose").glob("*_keypoints.json"))
+    errs = []
+    for i, f in enumerate(files):
+        person = json.loads(f.read_text())["people"][0]
+        for key, g, n in (("pose_keypoints_2d", "body", 25), ("hand_left_keypoints_2d", "left_hand", 21),
+                          ("hand_right_keypoints_2d", "right_hand", 21), ("face_keypoints_2d", "face", 70)):
+            arr = np.array(person[key]).reshape(-1, 3)
+            assert arr.shape == (n, 3)
+            kept = arr[:, 2] > 0
+            assert ((arr[~kept] == 0).all()) and (arr[kept, 2] <= 1).all()
+            errs.append(np.linalg.norm(arr[kept, :2] - kp[g][i][kept], axis=1))
+    errs = np.concatenate(errs)
+    assert 0.1 < np.median(errs) < 3.0  # noisy, but close to the truth
+
+
+def test_same_seed_same_video_and_subjects_differ(demo):
+    a, _, alpha_a, _, gt_a = _load(demo, "a", "ava")
+    a2, _, alpha_a2, _, gt_a2 = _load(demo, "a2", "ava")
+    b, _, alpha_b, _, _ = _load(demo, "b", "ben")
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(alpha_a, alpha_a2)
+    np.testing.assert_array_equal(np.load(gt_a / "joints3d.npy"), np.load(gt_a2 / "joints3d.npy"))
+    assert np.abs(a.astype(float) - b.astype(float)).mean() > 10
+    assert (alpha_a != alpha_b).mean() > 0.02
+
+
+def test_jaw_moves_with_speech(demo):
+    gt = demo / "a" / "ava" / "gt"
+    params = load_npz(gt / "anny_params.npz")
+    jaw = params["jaw_open"]
+    assert jaw.std() > 0.05 and jaw.max() > 0.2
+    # the lips (outer midpoints, iBUG 51 / 57) part when the jaw opens: the geometry follows the parameter
+    face = load_npz(gt / "keypoints2d.npz")["face"]
+    gap = np.linalg.norm(face[:, 57] - face[:, 51], axis=1)
+    assert np.corrcoef(gap, jaw)[0, 1] > 0.7
+
+
+def test_presets_and_option_errors():
+    assert len(DEFAULT_SUBJECTS) >= 4 and len(TRAIN_SUBJECTS) == 3 and len(NOVEL_SUBJECTS) >= 1
+    assert set(TRAIN_SUBJECTS + NOVEL_SUBJECTS) <= set(DEFAULT_SUBJECTS)
+    ids = [resolve_identity(s) for s in DEFAULT_SUBJECTS]
+    assert len({(i.gender, i.skin_tone, tuple(i.shirt_color)) for i in ids}) == len(ids)
+    assert resolve_identity("ava", {"skin_tone": 0.9}).skin_tone == 0.9
+    with pytest.raises(ValueError, match="skin_tone"):
+        resolve_identity("ava", {"skin_tone": 2.0})
+    with pytest.raises(ValueError, match="unknown option"):
+        resolve_identity("ava", {"hat": 1})
+    with pytest.raises(ValueError, match="shirt_pattern"):
+        resolve_identity("zoe", {"shirt_pattern": "dots"})
