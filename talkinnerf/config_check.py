@@ -13,7 +13,7 @@ from talkinnerf.options import from_dict
 
 # config section -> "module:DataclassName"
 STAGE_OPTIONS = {
-    "demo_render": "talkinnerf.demo.synthesize:SynthesisOptions",
+    "demo_render": "talkinnerf.demo.options:SynthesizeOptions",
     "decode": "talkinnerf.video.decode:DecodeOptions",
     "matte": "talkinnerf.preprocess.matte:MatteOptions",
     "keypoints": "talkinnerf.preprocess.keypoints:KeypointOptions",
@@ -22,7 +22,7 @@ STAGE_OPTIONS = {
     "split": "talkinnerf.preprocess.split:SplitOptions",
     "train": "talkinnerf.train.trainer:TrainConfig",
     "finetune": "talkinnerf.train.finetune:FinetuneConfig",
-    "evaluate": "talkinnerf.evaluate.render_eval:EvalOptions",
+    "evaluate": "talkinnerf.evaluate.render_eval:EvalConfig",
 }
 
 

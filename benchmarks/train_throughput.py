@@ -1,0 +1,90 @@
+"""Throughput of one full training iteration (sampling, model, rendering, losses, backward, Adam step).
+
+Prints rays/s, samples/s and peak memory for the demo and paper model sizes on synthetic inputs:
+python benchmarks/train_throughput.py [--quick] [--sizes demo paper] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _synthetic import box_rays, model_config, peak_memory_mb  # noqa: E402
+
+# rays per iteration: demo = 4 patches of 16x16, paper = 6 patches of 32x32 (supp. B)
+RAYS = {"demo": 4 * 16 * 16, "paper": 6 * 32 * 32}
+
+
+def bench(size: str, iterations: int, warmup: int, device: torch.device, rays: int | None) -> dict:
+    from talkinnerf.nerf.model import TalkinNeRF
+    from talkinnerf.train.losses import LossWeights, TalkinLoss, make_lpips
+    from talkinnerf.train.sampling import FrameMasks, sample_patches
+
+    cfg = model_config(size)
+    n_rays = rays or RAYS[size]
+    patch = 16 if size == "demo" else 32
+    n_patches = max(1, n_rays // (patch * patch))
+    n_rays = n_patches * patch * patch
+    model = TalkinNeRF(cfg, 10).to(device).train()
+    opt = torch.optim.Adam(model.param_groups(5e-4))
+    lpips_module, lpips_status = make_lpips(True, device)
+    loss_fn = TalkinLoss(LossWeights(), cfg.four_classes, lpips_module)
+    gen = torch.Generator().manual_seed(0)
+    masks = FrameMasks(256, torch.arange(256 * 256), torch.arange(1000), torch.arange(500))
+    step = max(cfg.nr_kick_in, cfg.pose_refine_kick_in) + 1   # every module active
+    times = []
+    for it in range(warmup + iterations):
+        t0 = time.perf_counter()
+        sample_patches(masks, n_patches, patch, 0.8, 0.2, 0.6, gen)            # sampling cost
+        cond, o, d, near, far, hit = box_rays(n_rays, gen)
+        cond = type(cond)(**{k: v.to(device) for k, v in vars(cond).items()})
+        out = model(o.to(device), d.to(device), near.to(device), far.to(device), cond, step)
+        gt = torch.rand(n_patches, patch, patch, 3, generator=gen).to(device)
+        labels = torch.randint(0, 5, (n_rays,), generator=gen).to(device)
+        losses = loss_fn(out["rgb"].reshape(n_patches, patch, patch, 3), gt, out["seg_logits"], labels)
+        opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if it >= warmup:
+            times.append(time.perf_counter() - t0)
+    sec = sum(times) / len(times)
+    return {"size": size, "rays": n_rays, "samples_per_ray": cfg.samples_per_ray, "s_per_it": sec,
+            "rays_per_s": n_rays / sec, "samples_per_s": n_rays * cfg.samples_per_ray / sec,
+            "lpips": lpips_status, **peak_memory_mb(device)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 warm-up + 2 timed iterations, fewer paper rays")
+    ap.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
+    ap.add_argument("--iterations", type=int, default=10)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args(argv)
+    from talkinnerf.train.trainer import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    if device.type == "cpu":
+        tracemalloc.start()
+    print(f"device={device} threads={torch.get_num_threads()}")
+    for size in args.sizes:
+        rays = 1024 if (args.quick and size == "paper") else None    # paper size is ~15 s/it on a small CPU
+        r = bench(size, 2 if args.quick else args.iterations, 1 if args.quick else 2, device, rays)
+        mem = " ".join(f"{k}={v:.0f}" for k, v in r.items() if k.endswith("_mb"))
+        print(f"{size:5s} rays/it={r['rays']:5d} S={r['samples_per_ray']:3d} {r['s_per_it']:.3f} s/it "
+              f"{r['rays_per_s']:.0f} rays/s {r['samples_per_s']:.0f} samples/s {mem} lpips={r['lpips'][:3]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""Image quality metrics on float images (H,W,3) in [0,1]: PSNR, SSIM, LPIPS.
+
+SSIM follows Wang et al. 2004 as commonly reported for NeRFs: skimage's structural_similarity with a
+Gaussian window (sigma 1.5, 11 taps), population covariance, data range 1, averaged over RGB. Crops
+smaller than 11 px fall back to a uniform window of the largest odd size that fits (>= 3 px; smaller
+crops give NaN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+PSNR_CAP = 100.0   # dB reported for identical images (finite so means stay finite)
+
+
+def psnr(pred: np.ndarray, gt: np.ndarray, cap: float = PSNR_CAP) -> float:
+    """Peak signal-to-noise ratio in dB for data range 1; identical images give ``cap``."""
+    if pred.shape != gt.shape:
+        raise ValueError(f"psnr: shape mismatch {pred.shape} vs {gt.shape}")
+    if pred.size == 0:
+        return math.nan
+    mse = float(np.mean((pred.astype(np.float64) - gt.astype(np.float64)) ** 2))
+    if mse <= 10.0 ** (-cap / 10.0):
+        return cap
+    return min(cap, -10.0 * math.log10(mse))
+
+
+def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean SSIM over channels (see module docstring for the window)."""
+    from skimage.metrics import structural_similarity
+
+    if pred.shape != gt.shape:
+        raise ValueError(f"ssim: shape mismatch {pred.shape} vs {gt.shape}")
+    side = min(pred.shape[:2])
+    kwargs = dict(channel_axis=-1, data_range=1.0, use_sample_covariance=False)
+    if side >= 11:
+        return float(structural_similarity(pred, gt, gaussian_weights=True, sigma=1.5, **kwargs))
+    win = side if side % 2 else side - 1
+    if win < 3:
+        return math.nan
+    return float(structural_similarity(pred, gt, win_size=win, **kwargs))
+
+
+class LpipsMetric:
+    """LPIPS(VGG) distance, or NaN with ``status`` = "n/a: <reason>" when the VGG weights are missing."""
+
+    def __init__(self, enabled: bool = True, device: str | torch.device = "cpu") -> None:
+        import warnings
+
+        from talkinnerf.train.losses import make_lpips
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.module, status = make_lpips(enabled, device)
+        for w in caught:   # one warning at start, worded for evaluation
+            warnings.warn(str(w.message).replace("LPIPS off", "LPIPS metric n/a"), stacklevel=2)
+        self.device = device
+        self.status = "on" if self.module is not None else "n/a: " + status.removeprefix("off: ")
+
+    @property
+    def available(self) -> bool:
+        return self.module is not None
+
+    @torch.no_grad()
+    def __call__(self, pred: np.ndarray, gt: np.ndarray) -> float:
+        if self.module is None or min(pred.shape[:2]) < 16:   # VGG's 4 poolings need >= 16 px
+            return math.nan
+        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float().permute(2, 0, 1)[None].to(self.device)  # noqa: E731
+        return float(self.module(to_t(pred), to_t(gt), normalize=True).mean())

@@ -1,0 +1,123 @@
+"""Model options: network sizes, step schedules and ablation switches.
+
+The defaults are the *demo* sizes (small enough to train on a 2-core CPU); :meth:`ModelConfig.paper_sizes` gives the
+paper / HumanNeRF sizes (8x256 fields, 6x128 deformation MLPs, PE 10/6, 128 samples, 32^3 weight volume, latent 256).
+Every ablation of the paper's Tables 1-2 and Fig. 3 is one boolean switch here (see docs/model.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    # --- conditioning -------------------------------------------------------------------------------------------
+    identity_dim: int = 32            # identity code i (paper: 32)
+
+    # --- fields: F_body, F_face, F_hands (paper: 8 x 256, PE 10) ---------------------------------------------------
+    field_depth: int = 4
+    field_width: int = 64
+    field_pe_bands: int = 6
+    face_depth: int = 3
+    face_width: int = 64
+    hands_depth: int = 3
+    hands_width: int = 64
+
+    # --- D_nr: non-rigid offset MLP (paper: 6 x 128, skip at 4, PE 6 with truncated Hann window) --------------------
+    nr_depth: int = 3
+    nr_width: int = 64
+    nr_pe_bands: int = 6
+    nr_kick_in: int = 2000            # step at which D_nr starts (paper 100k; HumanNeRF 10k)
+    nr_full_band: int = 6000          # step at which the Hann window is fully open (HumanNeRF 50k)
+
+    # --- D_hands: hand offset MLP (paper: 6 x 128, PE 6 with truncated Hann window) ---------------------------------
+    hand_def_depth: int = 3
+    hand_def_width: int = 32
+    hand_def_pe_bands: int = 6
+    hand_def_kick_in: int = 0         # window starts opening here (D_hands is active from the start)
+    hand_def_full_band: int = 4000
+
+    # --- D_r: blend-weight volume decoded by transposed 3D convs (HumanNeRF: latent 256 -> 32^3) ---------------------
+    volume_latent: int = 32
+    volume_size: int = 16             # power of two >= 8
+    volume_channels: int = 16         # channels of the first (4^3) decoder level
+    bbox_padding: float = 0.1         # fraction of the canonical bbox extent added on every side
+    prior_sigma: float = 0.05         # metres: width of the Gaussian bone prior added (in log space) to the volume
+
+    # --- pose refinement (HumanNeRF: 4 x 256, kick-in 20k) ----------------------------------------------------------
+    pose_refine: bool = True
+    pose_refine_depth: int = 2
+    pose_refine_width: int = 64
+    pose_refine_kick_in: int = 1000
+
+    # --- rendering ------------------------------------------------------------------------------------------------
+    samples_per_ray: int = 32
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    background_logit: float = 10.0    # logit of class 0 carried by the ray's transmittance past its last sample
+    density_noise: float = 0.0        # std of noise added to raw density while training (NeRF regulariser)
+
+    # --- optimisation ----------------------------------------------------------------------------------------------
+    lr_scale_slow: float = 0.1        # weight volume, pose refiner, D_nr (HumanNeRF 5e-5 vs 5e-4)
+
+    # --- ablations (paper Table 1/2, Fig. 3) ------------------------------------------------------------------------
+    non_rigid: bool = True                  # False: no D_nr at all
+    no_hand_deformation: bool = False       # no D_hands: hand points go to F_hands undeformed
+    no_hand_background: bool = False        # hands composited in one pass with the body (no body-colour last sample)
+    separate_hands: bool = False            # left/right D_hands + F_hands, each with its own 45-D hand pose
+    hand_joints_in_canonical: bool = False  # hand joints take part in D_r (inverse LBS) and condition D_nr
+    no_jaw: bool = False                    # e = psi only (10-D)
+    four_classes: bool = False              # arms merged into body: 4 classes
+    humannerf: bool = False                 # baseline: body field only, no face/hand modules
+
+    def __post_init__(self) -> None:
+        self.background = tuple(float(c) for c in self.background)  # JSON gives a list
+        if len(self.background) != 3:
+            raise ValueError(f"ModelConfig.background must have 3 components, got {self.background}")
+        size = self.volume_size
+        if size < 8 or size & (size - 1):
+            raise ValueError(f"ModelConfig.volume_size must be a power of two >= 8, got {size}")
+        if self.samples_per_ray < 2:
+            raise ValueError(f"ModelConfig.samples_per_ray must be >= 2, got {self.samples_per_ray}")
+        if self.nr_full_band < self.nr_kick_in or self.hand_def_full_band < self.hand_def_kick_in:
+            raise ValueError("ModelConfig: a *_full_band step must not precede its *_kick_in step")
+
+    # ---------------------------------------------------------------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return 4 if self.four_classes else 5
+
+    @property
+    def head_class(self) -> int:
+        return 3 if self.four_classes else 4
+
+    @property
+    def hands_class(self) -> int:
+        return 2 if self.four_classes else 3
+
+    @property
+    def expression_dim(self) -> int:
+        return 10 if self.no_jaw else 13
+
+    @classmethod
+    def paper_sizes(cls, **overrides: Any) -> "ModelConfig":
+        """Paper / HumanNeRF sizes and schedules; ``overrides`` replace any field (e.g. ablation switches)."""
+        paper = dict(
+            field_depth=8, field_width=256, field_pe_bands=10,
+            face_depth=8, face_width=256, hands_depth=8, hands_width=256,
+            nr_depth=6, nr_width=128, nr_pe_bands=6, nr_kick_in=100_000, nr_full_band=150_000,
+            hand_def_depth=6, hand_def_width=128, hand_def_pe_bands=6, hand_def_kick_in=0, hand_def_full_band=50_000,
+            volume_latent=256, volume_size=32, volume_channels=64,
+            pose_refine_depth=4, pose_refine_width=256, pose_refine_kick_in=20_000,
+            samples_per_ray=128,
+        )
+        paper.update(overrides)
+        return cls(**paper)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+
+__all__ = ["ModelConfig"]

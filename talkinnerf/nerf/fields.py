@@ -1,0 +1,62 @@
+"""The networks: F_body, F_face, F_hands (radiance fields), D_nr, D_hands (offsets), pose refiner.
+
+All take flat batches of points (N,3) plus per-frame condition vectors broadcast to the batch. Density is returned
+raw (pre-activation); the model applies softplus so that the caller controls masking and noise.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from talkinnerf.nerf.encoding import encoding_dim, positional_encoding
+from talkinnerf.nerf.mlp import MLP
+
+
+def _skip(depth: int) -> int | None:
+    # NeRF/HumanNeRF feed the input again half-way (layer 4 of 8; D_nr: layer 4 of 6)
+    return min(4, depth // 2) if depth >= 4 else None
+
+
+def _broadcast(cond: torch.Tensor, n: int) -> torch.Tensor:
+    return cond.reshape(1, -1).expand(n, -1)
+
+
+class RadianceField(nn.Module):
+    """(x_c (N,3), condition (C,)) -> rgb (N,3) in [0,1], raw density (N,), logits (N,L) (L = num_logits, may be 0)."""
+
+    def __init__(self, cond_dim: int, depth: int, width: int, pe_bands: int, num_logits: int = 0) -> None:
+        super().__init__()
+        self.pe_bands = pe_bands
+        self.num_logits = num_logits
+        self.mlp = MLP(encoding_dim(3, pe_bands) + cond_dim, 4 + num_logits, depth, width, _skip(depth))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = torch.cat([positional_encoding(x, self.pe_bands), _broadcast(cond, x.shape[0])], dim=-1)
+        out = self.mlp(h)
+        return torch.sigmoid(out[:, :3]), out[:, 3], out[:, 4:]
+
+
+class OffsetField(nn.Module):
+    """D_nr / D_hands: (x (N,3), condition (C,), window (bands,)) -> offset (N,3), starting near zero."""
+
+    def __init__(self, cond_dim: int, depth: int, width: int, pe_bands: int) -> None:
+        super().__init__()
+        self.pe_bands = pe_bands
+        self.mlp = MLP(encoding_dim(3, pe_bands) + cond_dim, 3, depth, width, _skip(depth), last_init=1e-5)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([positional_encoding(x, self.pe_bands, window), _broadcast(cond, x.shape[0])], dim=-1)
+        return self.mlp(h)
+
+
+class PoseRefiner(nn.Module):
+    """HumanNeRF's pose correction: non-root body pose (21*3,) -> delta axis-angles (21,3), starting near zero."""
+
+    def __init__(self, num_joints: int, depth: int, width: int) -> None:
+        super().__init__()
+        self.num_joints = num_joints
+        self.mlp = MLP(num_joints * 3, num_joints * 3, depth, width, None, last_init=1e-5)
+
+    def forward(self, pose: torch.Tensor) -> torch.Tensor:
+        return self.mlp(pose.reshape(1, -1)).reshape(self.num_joints, 3)

@@ -1,0 +1,300 @@
+"""TalkinNeRF (paper §3.1-3.2, supplementary B): conditioning, D_r, D_nr, F_body, F_face, D_hands, F_hands,
+class routing and hand compositing, for one frame's batch of world-space rays (relative to the posed root frame).
+
+Shapes: R rays, S = cfg.samples_per_ray samples per ray, P = R*S points, K skinned joints (22, or 52 with
+``hand_joints_in_canonical``), C classes (5, or 4 with ``four_classes``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from talkinnerf.nerf import skeleton as sk
+from talkinnerf.nerf.composite import composite_with_hands, sample_intervals, stratified_samples
+from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.nerf.encoding import hann_window
+from talkinnerf.nerf.fields import OffsetField, PoseRefiner, RadianceField
+from talkinnerf.nerf.weights import (WeightVolumeDecoder, bone_log_prior, padded_bbox, query_joint_weights,
+                                     voxel_centres)
+
+MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
+
+
+@dataclass
+class FrameConditioning:
+    """Everything the model needs about one frame of one subject.
+
+    identity: long scalar; poses_body (22,3) axis-angle [global_orient; 21 body joints]; jaw (3,); expression (10,);
+    hands (90,) = [left 15x3; right 15x3]; canonical_joints (55,3) and parents (55,) long from results/smplx/s.npz;
+    canonical_bbox (2,3) min/max of the zero-pose mesh.
+    """
+
+    identity: torch.Tensor
+    poses_body: torch.Tensor
+    jaw: torch.Tensor
+    expression: torch.Tensor
+    hands: torch.Tensor
+    canonical_joints: torch.Tensor
+    parents: torch.Tensor
+    canonical_bbox: torch.Tensor
+
+    def to(self, device: torch.device | str) -> "FrameConditioning":
+        return FrameConditioning(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    @classmethod
+    def from_smplx(cls, params: Mapping[str, np.ndarray], frame: int, identity: int) -> "FrameConditioning":
+        """Frame ``frame`` of a results/smplx/<s>.npz dict (see docs/contracts.md)."""
+        count = len(params["poses_body"])
+        if not 0 <= frame < count:
+            raise ValueError(f"frame {frame} out of range: the SMPL-X fit has {count} frames")
+        f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        return cls(identity=torch.tensor(identity, dtype=torch.long), poses_body=f32(params["poses_body"][frame]),
+                   jaw=f32(params["jaw_pose"][frame]), expression=f32(params["expression"][frame]),
+                   hands=f32(params["hands"][frame]), canonical_joints=f32(params["canonical_joints"]),
+                   parents=torch.as_tensor(np.asarray(params["parents"]), dtype=torch.long),
+                   canonical_bbox=f32(params["canonical_bbox"]))
+
+    def prepared(self, device: torch.device, dtype: torch.dtype) -> "FrameConditioning":
+        """Validated copy on ``device`` with float fields in ``dtype`` (accepts a python int identity)."""
+        self.validate()
+        values = {}
+        for f in fields(self):
+            v = torch.as_tensor(getattr(self, f.name), device=device)
+            values[f.name] = v.to(dtype) if v.is_floating_point() else v.long()
+        return FrameConditioning(**values)
+
+    def validate(self) -> None:
+        expected = {"poses_body": (22, 3), "jaw": (3,), "expression": (10,), "hands": (90,),
+                    "canonical_joints": (55, 3), "parents": (55,), "canonical_bbox": (2, 3)}
+        for name, shape in expected.items():
+            got = tuple(torch.as_tensor(getattr(self, name)).shape)
+            if got != shape:
+                raise ValueError(f"FrameConditioning.{name} has shape {got}, expected {shape}")
+
+
+class TalkinNeRF(nn.Module):
+    """The full model; ``cfg.humannerf`` reduces it to the HumanNeRF-like baseline (body field only)."""
+
+    def __init__(self, cfg: ModelConfig, num_identities: int) -> None:
+        super().__init__()
+        if num_identities < 1:
+            raise ValueError(f"num_identities must be >= 1, got {num_identities}")
+        self.cfg = cfg
+        self.num_identities = num_identities
+        self.skinned = list(range(sk.NUM_BODY_JOINTS)) + (list(sk.HAND_JOINTS) if cfg.hand_joints_in_canonical
+                                                          else [])
+        idim = cfg.identity_dim
+        self.identity = nn.Embedding(num_identities, idim)
+        nn.init.normal_(self.identity.weight, std=0.1)
+        self.weight_volume = WeightVolumeDecoder(len(self.skinned), cfg.volume_latent, cfg.volume_size,
+                                                 cfg.volume_channels)
+        self.pose_refiner = (PoseRefiner(sk.NUM_BODY_JOINTS - 1, cfg.pose_refine_depth, cfg.pose_refine_width)
+                             if cfg.pose_refine else None)
+        nr_cond = 63 + (90 if cfg.hand_joints_in_canonical else 0)
+        self.non_rigid = (OffsetField(nr_cond, cfg.nr_depth, cfg.nr_width, cfg.nr_pe_bands)
+                          if cfg.non_rigid else None)
+        self.body = RadianceField(idim, cfg.field_depth, cfg.field_width, cfg.field_pe_bands, cfg.num_classes)
+        self.face = self.hands = self.hands_left = self.hands_right = None
+        self.hand_deform = self.hand_deform_left = self.hand_deform_right = None
+        if not cfg.humannerf:
+            self.face = RadianceField(cfg.expression_dim + idim, cfg.face_depth, cfg.face_width, cfg.field_pe_bands)
+            hand_args = (cfg.hand_def_depth, cfg.hand_def_width, cfg.hand_def_pe_bands)
+            field_args = (idim, cfg.hands_depth, cfg.hands_width, cfg.field_pe_bands)
+            if cfg.separate_hands:
+                self.hands_left, self.hands_right = RadianceField(*field_args), RadianceField(*field_args)
+                if not cfg.no_hand_deformation:
+                    self.hand_deform_left = OffsetField(45, *hand_args)
+                    self.hand_deform_right = OffsetField(45, *hand_args)
+            else:
+                self.hands = RadianceField(*field_args)
+                if not cfg.no_hand_deformation:
+                    self.hand_deform = OffsetField(90, *hand_args)
+        self._prior_cache: dict[tuple, torch.Tensor] = {}
+        bg_logits = torch.zeros(cfg.num_classes)
+        bg_logits[0] = cfg.background_logit
+        self.register_buffer("background_logits", bg_logits, persistent=False)
+        self.register_buffer("background_rgb", torch.tensor(cfg.background, dtype=torch.float32), persistent=False)
+
+    # ---------------------------------------------------------------------------------------------------------------
+    def param_groups(self, base_lr: float) -> list[dict[str, Any]]:
+        """Adam groups, each with a "name": fields (F_body, F_face, F_hands, D_hands) and identity at ``base_lr``;
+        weight_volume, pose_refine, non_rigid at ``cfg.lr_scale_slow * base_lr`` (HumanNeRF's 5e-5 vs 5e-4)."""
+        slow = self.cfg.lr_scale_slow * base_lr
+        modules = {"weight_volume": (self.weight_volume, slow), "pose_refine": (self.pose_refiner, slow),
+                   "non_rigid": (self.non_rigid, slow), "identity": (self.identity, base_lr)}
+        groups, seen = [], set()
+        for name, (module, lr) in modules.items():
+            if module is not None:
+                params = list(module.parameters())
+                seen.update(id(p) for p in params)
+                groups.append({"name": name, "params": params, "lr": lr})
+        rest = [p for p in self.parameters() if id(p) not in seen]
+        groups.insert(0, {"name": "fields", "params": rest, "lr": base_lr})
+        return groups
+
+    # ---------------------------------------------------------------------------------------------------------------
+    def pose_skeleton(self, cond: FrameConditioning, step: int) -> dict[str, torch.Tensor]:
+        """Posed skeleton of the frame: global rotations / posed joints of all joints FK reaches, and the per-joint
+        observation -> canonical maps (R (K,3,3), t (K,3)) of the skinned joints."""
+        cfg = self.cfg
+        poses = cond.poses_body.reshape(22, 3)
+        if self.pose_refiner is not None and step >= cfg.pose_refine_kick_in:
+            # HumanNeRF: R_refined = R @ R_delta for the non-root joints
+            delta = self.pose_refiner(poses[1:])
+            refined_rest = sk.rodrigues(poses[1:]) @ sk.rodrigues(delta)
+            rots = torch.cat([sk.rodrigues(poses[:1]), refined_rest])
+        else:
+            rots = sk.rodrigues(poses)
+        num = 55 if cfg.hand_joints_in_canonical else sk.NUM_BODY_JOINTS
+        sk.check_parents(cond.parents, num)
+        if num > sk.NUM_BODY_JOINTS:
+            extra = sk.full_local_rotations(poses, cond.jaw, cond.hands)[sk.NUM_BODY_JOINTS:]
+            rots = torch.cat([rots, extra])
+        glob, posed = sk.forward_kinematics(rots, cond.canonical_joints[:num], cond.parents[:num])
+        idx = torch.tensor(self.skinned, device=glob.device)
+        rot, t = sk.inverse_transforms(glob[idx], cond.canonical_joints[idx], posed[idx])
+        return {"global_rotations": glob, "posed_joints": posed, "inv_rot": rot, "inv_t": t}
+
+    def weight_volume_softmax(self, cond: FrameConditioning, bbox: torch.Tensor) -> torch.Tensor:
+        """Blend-weight volume (K+1,S,S,S) over ``bbox``: softmax(decoded + log bone prior of this subject)."""
+        return torch.softmax(self.weight_volume() + self._bone_prior(cond, bbox), dim=0)
+
+    @torch.no_grad()
+    def _bone_prior(self, cond: FrameConditioning, bbox: torch.Tensor) -> torch.Tensor:
+        # The prior depends only on the subject's skeleton: cache it per subject (a handful of entries).
+        key = (cond.canonical_joints.detach().cpu().numpy().tobytes(), bbox.detach().cpu().numpy().tobytes(),
+               tuple(cond.parents.tolist()),
+               str(bbox.device))
+        prior = self._prior_cache.get(key)
+        if prior is None:
+            prior = bone_log_prior(voxel_centres(bbox, self.cfg.volume_size), cond.canonical_joints, cond.parents,
+                                   self.skinned, self.cfg.prior_sigma)
+            if len(self._prior_cache) >= 64:
+                self._prior_cache.pop(next(iter(self._prior_cache)))
+            self._prior_cache[key] = prior
+        return prior
+
+    def _window(self, bands: int, step: int, kick_in: int, full: int, device: torch.device) -> torch.Tensor:
+        return hann_window(bands, step, kick_in, full).to(device)
+
+    def forward(self, rays_o: torch.Tensor, rays_d: torch.Tensor, near: torch.Tensor, far: torch.Tensor,
+                cond: FrameConditioning, step: int) -> dict[str, torch.Tensor]:
+        """Render R rays (posed-root frame) of one frame.
+
+        Returns rgb (R,3) over cfg.background, acc (R,), depth (R,), seg_logits (R,C), and for debugging
+        rgb_body (R,3) (body-only pass), hand_rays (R,) bool, classes (R,S) long (-1 = empty space),
+        weights (R,S) (compositing weights of the returned pass), t (R,S), x_canonical (R,S,3) (before D_hands),
+        sample_rgb (R,S,3) / sample_sigma (R,S): per-sample colour/density after routing (face replaces body; hand
+        samples show the hand field's values).
+        """
+        cfg = self.cfg
+        if rays_o.shape != rays_d.shape or rays_o.dim() != 2 or rays_o.shape[1] != 3:
+            raise ValueError(f"rays_o/rays_d must both be (R,3); got {tuple(rays_o.shape)} / {tuple(rays_d.shape)}")
+        n_rays, n_samp, dev = rays_o.shape[0], cfg.samples_per_ray, rays_o.device
+        cond = cond.prepared(dev, rays_o.dtype)
+        t = stratified_samples(near, far, n_samp, perturb=self.training)                     # (R,S)
+        deltas = sample_intervals(t, near, far, rays_d.norm(dim=-1))
+        pts = (rays_o[:, None] + t[..., None] * rays_d[:, None]).reshape(-1, 3)             # (P,3)
+
+        # --- D_r: inverse LBS with blend weights looked up at each joint's back-transformed point ---------------
+        skel = self.pose_skeleton(cond, step)
+        bbox = padded_bbox(cond.canonical_bbox, cfg.bbox_padding)
+        volume = self.weight_volume_softmax(cond, bbox)
+        # First find the active samples without autograd (most samples are empty space), then redo the lookup
+        # with autograd for the active ones only: the 3D grid_sample backward is the costliest op of the model.
+        with torch.no_grad():
+            w_sum = query_joint_weights(volume, sk.apply_per_joint(pts, skel["inv_rot"], skel["inv_t"]), bbox).sum(0)
+            active = torch.nonzero(w_sum > MIN_WEIGHT_SUM).squeeze(1)                        # (A,)
+        cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])             # (K,A,3)
+        w = query_joint_weights(volume, cands, bbox)                                         # (K,A)
+        x_c = sk.blend(cands, w)                                                             # (A,3)
+        fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
+
+        # --- D_nr: pose-conditioned offset, from the kick-in step, coarse-to-fine ------------------------------
+        if self.non_rigid is not None and step >= cfg.nr_kick_in:
+            nr_cond = cond.poses_body.reshape(-1)[3:]
+            if cfg.hand_joints_in_canonical:
+                nr_cond = torch.cat([nr_cond, cond.hands.reshape(-1)])
+            win = self._window(cfg.nr_pe_bands, step, cfg.nr_kick_in, cfg.nr_full_band, dev)
+            x_c = x_c + self.non_rigid(x_c, nr_cond, win)
+        inside = ((x_c >= bbox[0]) & (x_c <= bbox[1])).all(-1)
+        fg = fg * inside
+
+        # --- F_body, then route head / hand samples ----------------------------------------------------------------
+        ident_index = int(cond.identity.reshape(()))
+        if not 0 <= ident_index < self.num_identities:
+            raise ValueError(f"identity {ident_index} out of range: the model has {self.num_identities} identities")
+        ident = self.identity(cond.identity.reshape(()))
+        rgb_a, raw_a, logits_a = self.body(x_c, ident)
+        classes_a = logits_a.detach().argmax(-1)   # hard routing: CE on rendered logits trains the classes
+        hand_rgb_a, hand_raw_a = torch.zeros_like(rgb_a), torch.zeros_like(raw_a)
+        is_hand_a = torch.zeros_like(classes_a, dtype=torch.bool)
+        if not cfg.humannerf:
+            rgb_a, raw_a = self._route_face(x_c, classes_a, rgb_a, raw_a, cond, ident)
+            is_hand_a = classes_a == cfg.hands_class
+            hand_rgb_a, hand_raw_a = self._route_hands(x_c, is_hand_a, hand_rgb_a, hand_raw_a, cond, ident, step)
+        noise = cfg.density_noise if self.training else 0.0
+        sig_a = self._density(raw_a, noise) * fg
+        hand_sig_a = self._density(hand_raw_a, noise) * fg
+
+        # --- scatter the active samples back onto the rays and composite -------------------------------------------
+        def full(values: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+            out = values.new_full((n_rays * n_samp, *values.shape[1:]), fill)
+            return out.index_put((active,), values).reshape(n_rays, n_samp, *values.shape[1:])
+
+        rgb_s, sig_s, hand_rgb_s, hand_sig_s = full(rgb_a), full(sig_a), full(hand_rgb_a), full(hand_sig_a)
+        is_hand = full(is_hand_a, False)
+        out = composite_with_hands(rgb_s, sig_s, hand_rgb_s, hand_sig_s, is_hand, full(logits_a), t, deltas,
+                                   self.background_rgb, self.background_logits,
+                                   hand_background=not cfg.no_hand_background)
+        out["sample_rgb"] = torch.where(is_hand[..., None], hand_rgb_s, rgb_s)
+        out["sample_sigma"] = torch.where(is_hand, hand_sig_s, sig_s)
+        out["classes"] = full(classes_a, -1)
+        out["t"] = t
+        out["x_canonical"] = full(x_c)
+        return out
+
+    @staticmethod
+    def _density(raw: torch.Tensor, noise: float) -> torch.Tensor:
+        if noise > 0:
+            raw = raw + noise * torch.randn_like(raw)
+        return torch.nn.functional.softplus(raw)  # softplus, not ReLU: no dead samples at initialisation
+
+    def _route_face(self, x_c, classes, rgb, raw, cond, ident):
+        """Head-classified samples: F_face(x_c, e, i) replaces colour and density."""
+        head = torch.nonzero(classes == self.cfg.head_class).squeeze(1)
+        if head.numel() == 0:
+            return rgb, raw
+        e = cond.expression.reshape(-1) if self.cfg.no_jaw else torch.cat([cond.expression.reshape(-1),
+                                                                            cond.jaw.reshape(-1)])
+        f_rgb, f_raw, _ = self.face(x_c[head], torch.cat([e, ident]))
+        return rgb.index_put((head,), f_rgb), raw.index_put((head,), f_raw)
+
+    def _route_hands(self, x_c, is_hand, rgb, raw, cond, ident, step):
+        """Hand-classified samples: x_c + D_hands(x_c, p_hands) -> F_hands(., i). With ``separate_hands`` a sample
+        is left when its canonical x exceeds the pelvis's (SMPL-X's left side is +x), each side with its own
+        D_hands (its 45-D pose) and F_hands."""
+        cfg = self.cfg
+        hands = cond.hands.reshape(-1)
+        win = self._window(cfg.hand_def_pe_bands, step, cfg.hand_def_kick_in, cfg.hand_def_full_band, x_c.device)
+        if cfg.separate_hands:
+            left = x_c[:, 0] > cond.canonical_joints[0, 0]
+            routes = [(is_hand & left, self.hand_deform_left, self.hands_left, hands[:45]),
+                      (is_hand & ~left, self.hand_deform_right, self.hands_right, hands[45:])]
+        else:
+            routes = [(is_hand, self.hand_deform, self.hands, hands)]
+        for mask, deform, field, pose in routes:
+            idx = torch.nonzero(mask).squeeze(1)
+            if idx.numel() == 0:
+                continue
+            x = x_c[idx]
+            if deform is not None:
+                x = x + deform(x, pose, win)
+            h_rgb, h_raw, _ = field(x, ident)
+            rgb, raw = rgb.index_put((idx,), h_rgb), raw.index_put((idx,), h_raw)
+        return rgb, raw

@@ -1,0 +1,117 @@
+"""D_r's blend weights: a canonical-space weight volume decoded by transposed 3D convolutions (HumanNeRF style).
+
+The volume covers the subject's padded canonical bbox (so one decoder serves subjects of different sizes: it lives
+in normalised box coordinates). A Gaussian "bone" prior built from the subject's canonical joints is added in log
+space before the channel softmax, so skinning is sensible from step 0 and the decoder learns a correction.
+Channel k < K is the weight of skinned joint k; channel K is background (empty space).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BACKGROUND_LOG_PRIOR = -8.0  # = a bone's log-prior 4 sigma away: beyond that, empty space wins
+
+
+class WeightVolumeDecoder(nn.Module):
+    """Learned latent (volume_latent,) -> logits (K+1, S, S, S): Linear to 4^3, then ConvTranspose3d x2 per level."""
+
+    def __init__(self, num_joints: int, latent_dim: int, size: int, channels: int) -> None:
+        super().__init__()
+        self.num_joints = num_joints
+        self.size = size
+        self.channels = channels
+        self.latent = nn.Parameter(torch.randn(latent_dim) * 0.1)
+        self.fc = nn.Linear(latent_dim, channels * 4 ** 3)
+        levels = int(math.log2(size)) - 2                     # 4 -> size, x2 per level
+        convs, ch = [], channels
+        for level in range(levels):
+            last = level == levels - 1
+            out = num_joints + 1 if last else max(ch // 2, 8)
+            convs.append(nn.ConvTranspose3d(ch, out, kernel_size=4, stride=2, padding=1))
+            ch = out
+        self.convs = nn.ModuleList(convs)
+        # the last level emits the K+1 logits directly; it starts near zero, i.e. (almost) at the bone prior
+        nn.init.zeros_(self.out.bias)
+        nn.init.normal_(self.out.weight, std=1e-3)
+
+    @property
+    def out(self) -> nn.ConvTranspose3d:
+        return self.convs[-1]
+
+    def forward(self) -> torch.Tensor:
+        h = F.leaky_relu(self.fc(self.latent), 0.2).reshape(1, self.channels, 4, 4, 4)
+        for conv in self.convs[:-1]:
+            h = F.leaky_relu(conv(h), 0.2)
+        return self.convs[-1](h)[0]                            # (K+1, S, S, S)
+
+
+def voxel_centres(bbox: torch.Tensor, size: int) -> torch.Tensor:
+    """Voxel centres (S,S,S,3) of a volume spanning bbox (2,3) corner to corner, indexed [z, y, x] like grid_sample."""
+    axes = [torch.linspace(float(bbox[0, a]), float(bbox[1, a]), size, device=bbox.device) for a in range(3)]
+    z, y, x = torch.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
+    return torch.stack([x, y, z], dim=-1)
+
+
+def bone_log_prior(centres: torch.Tensor, joints: torch.Tensor, parents: torch.Tensor, skinned: list[int],
+                   sigma: float) -> torch.Tensor:
+    """Log Gaussian distance to each skinned joint's bones, plus the background channel.
+
+    centres (...,3); joints (J,3) all rest joints; parents (J,); skinned: indices of the K joints that get a
+    channel. A bone parent->child belongs to the nearest skinned ancestor-or-self of the parent (so a wrist owns the
+    fingers when the hand joints are not skinned); leaves also own a point at themselves.
+    Returns (K+1, ...) log-prior.
+    """
+    par = parents.tolist()
+    channel = {j: c for c, j in enumerate(skinned)}
+    owner: list[int] = []
+    for j in range(len(par)):
+        owner.append(channel[j] if j in channel else (owner[par[j]] if par[j] >= 0 else -1))
+    has_child = {p for p in par if p >= 0}
+    starts, ends, owners = [], [], []
+    for j in range(1, len(par)):
+        if owner[par[j]] >= 0:
+            starts.append(par[j]); ends.append(j); owners.append(owner[par[j]])
+    for j in range(len(par)):
+        if j not in has_child and owner[j] >= 0:
+            starts.append(j); ends.append(j); owners.append(owner[j])
+    a, b = joints[starts], joints[ends]                                       # (B,3)
+    pts = centres.reshape(-1, 3)
+    ab = b - a
+    t = (((pts[:, None] - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-12)).clamp(0, 1)
+    d2 = ((pts[:, None] - (a + t[..., None] * ab)) ** 2).sum(-1)             # (V,B)
+    logp = -d2 / (2 * sigma ** 2)
+    idx = torch.tensor(owners, device=pts.device).expand_as(logp)
+    per_joint = torch.full((pts.shape[0], len(skinned)), -1e4, device=pts.device, dtype=pts.dtype)
+    per_joint = per_joint.scatter_reduce(1, idx, logp, reduce="amax")
+    bg = torch.full_like(per_joint[:, :1], BACKGROUND_LOG_PRIOR)
+    return torch.cat([per_joint, bg], dim=1).T.reshape(len(skinned) + 1, *centres.shape[:-1])
+
+
+def normalise_to_box(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
+    """Points (...,3) -> [-1,1]^3 coordinates of bbox (2,3) (align_corners convention)."""
+    return 2.0 * (points - bbox[0]) / (bbox[1] - bbox[0]) - 1.0
+
+
+def query_joint_weights(volume: torch.Tensor, candidates: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
+    """Each joint's weight at its own back-transformed point.
+
+    volume (K+1,S,S,S) softmaxed weights; candidates (K,N,3) canonical positions per joint; bbox (2,3).
+    Returns (K,N); zero outside the box. One grid_sample with the joints as the batch, so each candidate
+    interpolates only its own channel.
+    """
+    k, n, _ = candidates.shape
+    grid = normalise_to_box(candidates, bbox).reshape(k, 1, 1, n, 3)
+    vol = volume[:k, None]                                                   # (K,1,S,S,S)
+    out = F.grid_sample(vol, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return out.reshape(k, n)
+
+
+def padded_bbox(bbox: torch.Tensor, padding: float) -> torch.Tensor:
+    """bbox (2,3) grown by ``padding`` x its extent on every side."""
+    ext = (bbox[1] - bbox[0]).clamp_min(1e-3)
+    return torch.stack([bbox[0] - padding * ext, bbox[1] + padding * ext])

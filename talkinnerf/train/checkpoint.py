@@ -1,0 +1,84 @@
+"""Checkpoints that make a resumed run identical to an uninterrupted one.
+
+A checkpoint holds the model, optimiser and scheduler states, the iteration and every RNG state the
+trainer consumes (python, numpy, torch CPU, CUDA, and the sampling generator). All values are tensors,
+numbers, strings, lists, tuples or dicts so ``torch.load(weights_only=True)`` can read them back.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from talkinnerf.io import atomic_path
+
+LATEST = "latest.pt"
+
+
+def rng_states(generator: torch.Generator) -> dict[str, Any]:
+    name, key, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [name, torch.from_numpy(key.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "sampling": generator.get_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any], generator: torch.Generator) -> None:
+    py = states["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    name, key, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((name, key.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(states["torch"])
+    generator.set_state(states["sampling"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(folder: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, generator: torch.Generator, extra: dict[str, Any] | None = None,
+                    keep: int = 3) -> Path:
+    """Write ``folder/%07d.pt`` and ``folder/latest.pt`` atomically; keep the newest ``keep`` numbered ones."""
+    folder = Path(folder)
+    state = {
+        "step": int(step),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng_states(generator),
+        "extra": extra or {},
+    }
+    numbered = folder / f"{step:07d}.pt"
+    for target in (numbered, folder / LATEST):
+        with atomic_path(target) as tmp:
+            torch.save(state, tmp)
+    old = sorted(p for p in folder.glob("*.pt") if re.fullmatch(r"\d{7}\.pt", p.name))
+    for p in old[:-keep] if keep > 0 else []:
+        p.unlink()
+    return numbered
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def restore(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+            generator: torch.Generator) -> int:
+    """Load a checkpoint dict into the live objects; returns the iteration to continue from."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_states(state["rng"], generator)
+    return int(state["step"])

@@ -1,0 +1,314 @@
+"""The training loop shared by `train fit` and `train finetune`.
+
+One iteration = one frame of one subject: sample patches (supp. B schedule), cast rays in the posed body
+frame, render the rays that hit the posed box, LPIPS + 0.2 MSE + 0.05 CE, Adam step, lr decay.
+All randomness of sampling comes from one ``torch.Generator`` saved in the checkpoints, so a run
+resumed from ``checkpoints/latest.pt`` is bit-identical (on CPU) to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from talkinnerf.io import atomic_path, write_json
+from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.train.checkpoint import LATEST, load_checkpoint, restore, save_checkpoint
+from talkinnerf.train.data import SubjectData, load_subject
+from talkinnerf.train.losses import LossWeights, TalkinLoss, make_lpips, psnr_from_mse
+from talkinnerf.train.sampling import part_shares, patch_pixels, sample_patches
+
+MODEL_FORMAT = "talkinnerf-model-v1"
+PAPER_DECAY_PER_ITERATION = 500_000 / 400_000   # paper: decay 0.1 over 500k steps for a 400k-iteration run
+
+
+@dataclass
+class TrainConfig:
+    """Options of `train fit` (the config.yaml `train` section; `model` holds the nested ModelConfig)."""
+
+    iterations: int = 2000
+    lr: float = 5e-4
+    decay_rate: float = 0.1            # lr multiplier reached after decay_steps (exponential)
+    decay_steps: int | None = None     # None: iterations * 500k / 400k (the paper's ratio)
+    patches: int = 4                   # paper: 6
+    patch_size: int = 16               # paper: 32
+    inside_share: float = 0.8          # share of patch centres inside the subject's projected box
+    part_schedule: bool = True         # supp. B hands/arms shares; False: plain 80% inside sampling
+    paper_iterations: int = 400_000    # the schedule's reference length (phase boundaries scale by iterations/this)
+    lpips: bool = True                 # LPIPS term when the VGG weights are present
+    loss_lpips: float = 1.0
+    loss_mse: float = 0.2
+    loss_ce: float = 0.05
+    box_padding: float = 0.05          # metres around the posed mesh box for ray near/far
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    seed: int = 0
+    threads: int = 0                   # torch CPU threads; 0: leave torch's default
+    device: str = "auto"               # auto | cpu | cuda | cuda:N
+    background: list[float] | None = None   # overrides model.background when set
+    frame_cache: int = 4096            # decoded frames kept in memory per subject
+    tensorboard: bool = True
+    progress: bool = True
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise ValueError(f"train.iterations must be >= 1, got {self.iterations}")
+        if not 0.0 <= self.inside_share <= 1.0:
+            raise ValueError(f"train.inside_share must be in [0, 1], got {self.inside_share}")
+        if self.background is not None:
+            self.model = dataclasses.replace(self.model, background=tuple(self.background))
+
+    def effective_decay_steps(self) -> int:
+        return self.decay_steps or max(1, round(self.iterations * PAPER_DECAY_PER_ITERATION))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python/numpy/torch; returns the sampling generator (seeded separately so it is saved on its own)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    gen = torch.Generator()
+    gen.manual_seed(seed + 1)
+    return gen
+
+
+def default_model_factory(cfg: ModelConfig, num_identities: int) -> nn.Module:
+    from talkinnerf.nerf.model import TalkinNeRF
+
+    return TalkinNeRF(cfg, num_identities)
+
+
+# ------------------------------------------------------------------------------------------------- one iteration
+def sample_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator) -> dict[str, Any]:
+    """Pick a frame and its patches; everything random comes from ``gen``."""
+    subject = subjects[int(torch.randint(len(subjects), (1,), generator=gen))]
+    frame = subject.train_frames[int(torch.randint(len(subject.train_frames), (1,), generator=gen))]
+    hands, arms = part_shares(step, cfg.iterations, cfg.paper_iterations) if cfg.part_schedule else (0.0, 0.0)
+    corners, cats = sample_patches(subject.masks(frame), cfg.patches, cfg.patch_size, cfg.inside_share,
+                                   hands, arms, gen)
+    rows, cols = patch_pixels(corners, cfg.patch_size)
+    origins, dirs, near, far, hit = subject.rays(frame, rows, cols)
+    return dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
+                far=far, hit=hit, gt=subject.image(frame)[rows, cols], labels=subject.labels(frame)[rows, cols],
+                cats=cats)
+
+
+def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: torch.Tensor,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Run the model on the rays that hit the posed box; misses get the background colour.
+
+    Returns rgb (N,3) for all rays, seg_logits (H,C) and hit indices (H,) for the hit rays.
+    """
+    hit_idx = torch.nonzero(batch["hit"]).reshape(-1).to(device)
+    n = len(batch["hit"])
+    rgb = background.to(device).expand(n, 3)
+    if len(hit_idx) == 0:
+        return rgb, torch.zeros(0, 1, device=device), hit_idx
+    cond = batch["subject"].conditioning(batch["frame"], device)
+    hit_cpu = hit_idx.cpu()
+    out = net(batch["origins"][hit_cpu].to(device), batch["dirs"][hit_cpu].to(device),
+              batch["near"][hit_cpu].to(device), batch["far"][hit_cpu].to(device), cond, step)
+    rgb = rgb.index_put((hit_idx,), out["rgb"])   # out-of-place, keeps the graph
+    return rgb, out["seg_logits"], hit_idx
+
+
+# ------------------------------------------------------------------------------------------------- model files
+def save_model(path: str | Path, model: nn.Module, model_cfg: ModelConfig, subjects: list[str], step: int,
+               extra: dict[str, Any] | None = None) -> None:
+    """Final model file: config, weights, identity names (index = identity) and the trained step."""
+    state = {"format": MODEL_FORMAT, "model_config": dataclasses.asdict(model_cfg),
+             "state_dict": model.state_dict(), "subjects": list(subjects), "step": int(step),
+             "extra": extra or {}}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu",
+               model_factory: Callable[[ModelConfig, int], nn.Module] = default_model_factory):
+    """-> (model in eval mode, ModelConfig, subject names, trained step)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    state = torch.load(path, map_location=device, weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path} is not a talkinnerf model file (format {MODEL_FORMAT})")
+    cfg_dict = dict(state["model_config"])
+    cfg = ModelConfig(**cfg_dict)
+    subjects = list(state["subjects"])
+    model = model_factory(cfg, len(subjects))
+    model.load_state_dict(state["state_dict"])
+    return model.to(device).eval(), cfg, subjects, int(state["step"])
+
+
+# ------------------------------------------------------------------------------------------------- the loop
+@dataclass
+class Distributed:
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> "Distributed":
+        return cls(int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("RANK", 0)),
+                   int(os.environ.get("LOCAL_RANK", 0)))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig, out: str | Path,
+                 meta: dict[str, Any], param_groups: list[dict], gen: torch.Generator, device: torch.device,
+                 identity_names: list[str], stop_at: int | None = None,
+                 dist_info: Distributed | None = None) -> dict[str, Any]:
+    """Optimise ``model`` for ``cfg.iterations`` steps, resuming from ``out/checkpoints/latest.pt``.
+
+    ``stop_at`` ends the run early after that many iterations without writing model.pt (it simulates a
+    killed job in tests). Returns a summary dict (also merged into ``out/meta.json``).
+    """
+    out = Path(out)
+    dist_info = dist_info or Distributed()
+    ckpt_dir = out / "checkpoints"
+    lpips_module, lpips_status = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device)
+    loss_fn = TalkinLoss(LossWeights(cfg.loss_lpips, cfg.loss_mse, cfg.loss_ce), cfg.model.four_classes,
+                         lpips_module)
+    optimizer = torch.optim.Adam(param_groups, lr=cfg.lr)
+    decay_steps = cfg.effective_decay_steps()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: cfg.decay_rate ** (s / decay_steps))
+    start = 0
+    if (ckpt_dir / LATEST).is_file():
+        start = restore(load_checkpoint(ckpt_dir / LATEST, device), model, optimizer, scheduler, gen)
+
+    net: nn.Module = model
+    if dist_info.world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        # D_nr / pose refinement stay unused until their kick-in steps
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+                  find_unused_parameters=True)
+
+    writer = None
+    if cfg.tensorboard and dist_info.main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"), purge_step=start)
+    background = torch.tensor(cfg.model.background, dtype=torch.float32)
+    meta = {**meta, "lpips": lpips_status, "iterations": cfg.iterations, "decay_steps": decay_steps,
+            "identities": identity_names, "world_size": dist_info.world_size, "resumed_from": start}
+    if dist_info.main:
+        write_json(out / "meta.json", {**meta, "status": "running"})
+
+    progress = None
+    if cfg.progress and dist_info.main:
+        from tqdm import tqdm
+
+        progress = tqdm(total=cfg.iterations, initial=start, unit="it", dynamic_ncols=True)
+    end = cfg.iterations if stop_at is None else min(cfg.iterations, stop_at)
+    model.train()
+    t0 = time.perf_counter()
+    last: dict[str, float] = {}
+    for step in range(start, end):
+        batch = sample_batch(subjects, cfg, step, gen)
+        rgb, seg_logits, hit_idx = render_batch(net, batch, step, background, device)
+        n, p = cfg.patches, cfg.patch_size
+        gt = batch["gt"].to(device)
+        losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits,
+                         batch["labels"].to(device)[hit_idx])
+        optimizer.zero_grad(set_to_none=True)
+        if losses["total"].requires_grad:
+            losses["total"].backward()
+            optimizer.step()
+        scheduler.step()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == end:
+            last = {k: float(v.detach()) for k, v in losses.items()}
+            last["psnr"] = psnr_from_mse(float(((rgb.detach() - gt) ** 2).mean()))
+            last["lr"] = optimizer.param_groups[0]["lr"]
+            if writer is not None:
+                for k, v in last.items():
+                    writer.add_scalar(f"train/{k}", v, done)
+            if progress is not None:
+                progress.set_postfix(loss=f"{last['total']:.4f}", psnr=f"{last['psnr']:.2f}")
+        if progress is not None:
+            progress.update(1)
+        if dist_info.main and (done % cfg.checkpoint_every == 0 or done == end):
+            save_checkpoint(ckpt_dir, done, model, optimizer, scheduler, gen, keep=cfg.keep_checkpoints)
+    seconds = time.perf_counter() - t0
+    if progress is not None:
+        progress.close()
+    if writer is not None:
+        writer.close()
+    summary = {"steps_run": end - start, "seconds": round(seconds, 3),
+               "it_per_s": round((end - start) / seconds, 3) if seconds > 0 and end > start else None,
+               "final": last}
+    if dist_info.main:
+        finished = end == cfg.iterations
+        if finished:
+            save_model(out / "model.pt", model, cfg.model, identity_names, cfg.iterations,
+                       extra={"setting": meta.get("setting", "")})
+        write_json(out / "meta.json", {**meta, **summary, "status": "done" if finished else "stopped"})
+    return summary
+
+
+def setup_runtime(cfg: TrainConfig) -> tuple[torch.device, Distributed]:
+    """Threads, device and (under torchrun) the process group."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    dist_info = Distributed.from_env()
+    device = resolve_device(cfg.device)
+    if dist_info.world_size > 1:
+        import torch.distributed as dist
+
+        if device.type == "cuda":
+            device = torch.device("cuda", dist_info.local_rank)
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device, dist_info
+
+
+def fit(subjects: list[str], data_root: str | Path, out: str | Path, cfg: TrainConfig, setting: str = "",
+        stop_at: int | None = None,
+        model_factory: Callable[[ModelConfig, int], nn.Module] = default_model_factory) -> dict[str, Any]:
+    """`talkinnerf train fit`: train one model over ``subjects`` (identity = position in the list)."""
+    if not subjects:
+        raise ValueError("train fit: no subjects given")
+    if len(set(subjects)) != len(subjects):
+        raise ValueError(f"train fit: duplicate subjects in {subjects}")
+    device, dist_info = setup_runtime(cfg)
+    gen = seed_everything(cfg.seed + dist_info.rank)
+    data = [load_subject(data_root, s, i, cfg.model.background, cfg.box_padding, cfg.frame_cache)
+            for i, s in enumerate(subjects)]
+    for d in data:
+        if not d.train_frames:
+            raise ValueError(f"subject {d.name}: splits/{d.name}.json has no train frames")
+    model = model_factory(cfg.model, len(subjects)).to(device)
+    meta = {"setting": setting, "subjects": subjects, "data_root": str(data_root),
+            "config": dataclasses.asdict(cfg), "device": str(device)}
+    return run_training(model, data, cfg, out, meta, model.param_groups(cfg.lr), gen, device, list(subjects),
+                        stop_at=stop_at, dist_info=dist_info)
+
+
+def frame_psnr(rgb: torch.Tensor, gt: torch.Tensor) -> float:
+    return psnr_from_mse(float(((rgb - gt) ** 2).mean())) if rgb.numel() else math.nan

@@ -1,0 +1,62 @@
+"""PSNR / SSIM values and face/hand crop boxes."""
+
+import math
+
+import numpy as np
+
+from talkinnerf.evaluate.metrics import PSNR_CAP, LpipsMetric, psnr, ssim
+from talkinnerf.evaluate.regions import centred_box, region_boxes
+from test_train_standin import make_camera
+
+
+def test_psnr_identical_is_capped():
+    a = np.random.default_rng(0).random((16, 16, 3))
+    assert psnr(a, a) == PSNR_CAP
+
+
+def test_psnr_known_noise():
+    rng = np.random.default_rng(1)
+    gt = np.full((128, 128, 3), 0.5)
+    pred = gt + rng.normal(0, 0.05, gt.shape)            # MSE = 0.0025 -> 26.02 dB
+    assert abs(psnr(pred, gt) - 10 * math.log10(1 / 0.0025)) < 0.1
+
+
+def test_ssim_identical_and_degraded():
+    rng = np.random.default_rng(2)
+    a = rng.random((32, 32, 3))
+    assert math.isclose(ssim(a, a), 1.0, abs_tol=1e-9)
+    smooth = np.broadcast_to(np.linspace(0.2, 0.8, 32)[None, :, None], (32, 32, 3)).copy()
+    assert ssim(smooth, np.clip(smooth + rng.normal(0, 0.2, smooth.shape), 0, 1)) < 0.5
+    assert math.isclose(ssim(a[:7, :7], a[:7, :7]), 1.0, abs_tol=1e-9)    # small crop: uniform window
+    assert math.isnan(ssim(a[:2, :2], a[:2, :2]))
+
+
+def test_lpips_metric_na_without_weights(tmp_path, monkeypatch):
+    import torch
+    import pytest
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.warns(UserWarning, match="LPIPS metric n/a"):
+        m = LpipsMetric(True)
+    assert not m.available and m.status.startswith("n/a: ")
+    assert math.isnan(m(np.zeros((32, 32, 3)), np.zeros((32, 32, 3))))
+
+
+def test_centred_box_shifts_inside_and_rejects_outside():
+    assert centred_box(np.array([1.0, 1.0]), 10, 64) == (0, 10, 0, 10)
+    assert centred_box(np.array([63.0, 32.0]), 10, 64) == (27, 37, 54, 64)
+    assert centred_box(np.array([70.0, 32.0]), 10, 64) is None
+
+
+def test_region_boxes_follow_projected_joints():
+    size = 100
+    K, R, t = make_camera(size)
+    joints = np.zeros((55, 3), np.float32)
+    joints[[15, 22, 23, 24]] = [0.0, 0.5, 0.0]            # head above the centre -> smaller row
+    joints[[20, *range(25, 40)]] = [0.5, 0.0, 0.0]        # left hand at +x -> larger column
+    joints[[21, *range(40, 55)]] = [-0.5, 0.0, 0.0]
+    boxes = region_boxes(joints, K, R, t, size, face_frac=0.2, hand_frac=0.1)
+    r0, r1, c0, c1 = boxes["face"]
+    assert (r1 - r0, c1 - c0) == (20, 20) and (r0 + r1) / 2 < 50 and abs((c0 + c1) / 2 - 50) <= 1
+    assert (boxes["left_hand"][2] + boxes["left_hand"][3]) / 2 > 60
+    assert (boxes["right_hand"][2] + boxes["right_hand"][3]) / 2 < 40

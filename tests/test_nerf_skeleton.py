@@ -1,0 +1,132 @@
+"""Rodrigues, forward kinematics, forward/inverse LBS round trips, blend-weight volume lookup."""
+
+import math
+
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from talkinnerf.nerf import skeleton as sk
+from talkinnerf.nerf.synthetic import SMPLX_PARENTS, synthetic_joints
+from talkinnerf.nerf.weights import bone_log_prior, padded_bbox, query_joint_weights, voxel_centres
+
+torch.set_default_dtype(torch.float32)
+PARENTS = torch.tensor(SMPLX_PARENTS)
+
+
+def test_rodrigues_matches_scipy_and_is_rotation():
+    aa = torch.randn(50, 3, dtype=torch.float64) * 2
+    aa[0] = 0.0
+    aa[1] = torch.tensor([1e-9, 0, 0])
+    rot = sk.rodrigues(aa)
+    ref = torch.from_numpy(Rotation.from_rotvec(aa.numpy()).as_matrix())
+    assert torch.allclose(rot, ref, atol=1e-10)
+    eye = torch.eye(3, dtype=torch.float64).expand(50, 3, 3)
+    assert torch.allclose(rot @ rot.transpose(1, 2), eye, atol=1e-12)
+
+
+def test_rodrigues_gradient_finite_at_zero():
+    aa = torch.zeros(3, requires_grad=True)
+    (sk.rodrigues(aa) * torch.randn(3, 3)).sum().backward()
+    assert torch.isfinite(aa.grad).all()
+
+
+def test_forward_kinematics_elbow_bend():
+    joints = synthetic_joints()[:22]
+    pose = torch.zeros(22, 3)
+    pose[18, 2] = math.pi / 2                        # left elbow 90 deg about z: forearm (+x) turns to +y
+    glob, posed = sk.forward_kinematics(sk.rodrigues(pose), joints, PARENTS[:22])
+    forearm = joints[20, 0] - joints[18, 0]
+    assert torch.allclose(posed[20], joints[18] + torch.tensor([0.0, forearm, 0.0]), atol=1e-6)
+    assert torch.allclose(posed[:20], joints[:20], atol=1e-6)       # nothing else moved
+    assert torch.allclose(glob[20], glob[18], atol=1e-6)             # rotation inherited by the child
+
+
+def test_inverse_lbs_round_trip_one_hot():
+    gen = torch.Generator().manual_seed(1)
+    joints = synthetic_joints()[:22]
+    rots = sk.rodrigues(0.5 * torch.randn(22, 3, generator=gen))
+    glob, posed = sk.forward_kinematics(rots, joints, PARENTS[:22])
+    canon = torch.randn(300, 3, generator=gen) * 0.4
+    owner = torch.randint(0, 22, (300,), generator=gen)
+    one_hot = torch.nn.functional.one_hot(owner, 22).float()
+    obs = sk.forward_lbs(canon, one_hot, glob, joints, posed)
+    assert not torch.allclose(obs, canon, atol=1e-2)
+    rot, t = sk.inverse_transforms(glob, joints, posed)
+    cands = sk.apply_per_joint(obs, rot, t)                          # (22,300,3)
+    back = sk.blend(cands, one_hot.T)
+    assert torch.allclose(back, canon, atol=1e-5)
+
+
+def test_inverse_lbs_round_trip_smooth_volume_on_rigid_part():
+    """Points in the middle of the left forearm, posed with a bent elbow + rotated root, come back through the
+    HumanNeRF-style lookup (each joint's weight read at its own back-transformed point) in a smooth volume."""
+    joints_all = synthetic_joints()
+    joints = joints_all[:22]
+    bbox = padded_bbox(torch.stack([joints_all.min(0).values, joints_all.max(0).values]), 0.1)
+    prior = bone_log_prior(voxel_centres(bbox, 64), joints_all, PARENTS, list(range(22)), sigma=0.015)
+    volume = torch.softmax(prior, dim=0)                             # smooth (trilinear) weights
+    pose = torch.zeros(22, 3)
+    pose[0] = torch.tensor([0.2, 0.5, -0.1])
+    pose[18, 2] = 1.2
+    glob, posed = sk.forward_kinematics(sk.rodrigues(pose), joints, PARENTS[:22])
+    s = torch.linspace(0.45, 0.6, 20)[:, None]
+    canon = joints[18] + s * (joints[20] - joints[18])               # forearm points (owned by the elbow)
+    one_hot = torch.zeros(20, 22)
+    one_hot[:, 18] = 1
+    obs = sk.forward_lbs(canon, one_hot, glob, joints, posed)
+    rot, t = sk.inverse_transforms(glob, joints, posed)
+    cands = sk.apply_per_joint(obs, rot, t)
+    weights = query_joint_weights(volume, cands, bbox)
+    assert weights.shape == (22, 20)
+    assert (weights[18] > 0.99).all()
+    back = sk.blend(cands, weights)
+    assert torch.allclose(back, canon, atol=1e-5)
+
+
+def test_query_outside_box_is_zero():
+    bbox = torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]])
+    volume = torch.full((3, 8, 8, 8), 0.5)
+    cands = torch.tensor([[[0.0, 0.0, 0.0], [1.5, 0.0, 0.0]], [[0.2, 0.1, 0.3], [0.0, 0.0, -3.0]]])
+    w = query_joint_weights(volume, cands, bbox)
+    assert torch.allclose(w, torch.tensor([[0.5, 0.0], [0.5, 0.0]]))
+
+
+def test_bone_prior_assigns_fingers_to_wrist_when_hands_not_skinned():
+    joints = synthetic_joints()
+    fingertip = joints[27:28]                                         # left index tip (a hand joint)
+    prior = bone_log_prior(fingertip, joints, PARENTS, list(range(22)), sigma=0.05)   # (23,1)
+    assert prior[:, 0].argmax().item() == 20                          # left wrist
+    prior52 = bone_log_prior(fingertip, joints, PARENTS, list(range(22)) + list(range(25, 55)), sigma=0.05)
+    assert prior52.shape[0] == 53 and prior52[:, 0].argmax().item() >= 22
+
+
+def test_check_parents_rejects_unsorted_tree():
+    bad = PARENTS.clone()
+    bad[5] = 7
+    with pytest.raises(ValueError, match="parents"):
+        sk.check_parents(bad, 22)
+    sk.check_parents(PARENTS, 55)
+
+
+OPEN_MODEL = "resources/body/SMPLX_OPEN_TALKINNERF.npz"
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path(OPEN_MODEL).is_file(), reason="open body model not built")
+def test_fk_and_lbs_match_smplx():
+    """Our FK over all 55 joints and LBS with smplx's weights reproduce smplx's posed joints and vertices."""
+    from talkinnerf.body.model import load_body_model
+
+    model = load_body_model(OPEN_MODEL)
+    gen = torch.Generator().manual_seed(0)
+    pose, hands, jaw = (0.4 * torch.randn(22, 3, generator=gen), 0.3 * torch.randn(90, generator=gen),
+                        0.2 * torch.randn(3, generator=gen))
+    with torch.no_grad():
+        zero = model(return_verts=True)
+        out = model(global_orient=pose[:1], body_pose=pose[1:].reshape(1, 63), jaw_pose=jaw[None],
+                    left_hand_pose=hands[None, :45], right_hand_pose=hands[None, 45:], return_verts=True)
+    joints = zero.joints[0, :55]
+    glob, posed = sk.forward_kinematics(sk.full_local_rotations(pose, jaw, hands), joints, model.parents)
+    assert torch.allclose(posed, out.joints[0, :55], atol=1e-5)
+    verts = sk.forward_lbs(zero.vertices[0], model.lbs_weights, glob, joints, posed)
+    assert torch.allclose(verts, out.vertices[0], atol=1e-5)
