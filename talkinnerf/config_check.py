@@ -23,6 +23,7 @@ STAGE_OPTIONS = {
     "train": "talkinnerf.train.trainer:TrainConfig",
     "finetune": "talkinnerf.train.finetune:FinetuneConfig",
     "evaluate": "talkinnerf.evaluate.render_eval:EvalConfig",
+    "animation": "talkinnerf.evaluate.animate:AnimateConfig",
 }
 
 

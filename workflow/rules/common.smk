@@ -8,6 +8,8 @@ RES = config["resources_dir"]
 PY = "talkinnerf"  # the console script every rule calls
 # Multi-GPU training (clusters): the train rule runs under torchrun with one process per GPU.
 TRAIN_GPUS = int(config.get("train_gpus", 0))
+# On a CPU one thread per training job is faster than two contending ones (docs/model.md); config sets it.
+TRAIN_THREADS = int((config.get("train") or {}).get("threads") or workflow.cores)
 TRAIN_LAUNCHER = f"torchrun --standalone --nproc_per_node {TRAIN_GPUS} -m talkinnerf" if TRAIN_GPUS > 1 else PY
 
 

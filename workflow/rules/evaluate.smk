@@ -71,7 +71,7 @@ rule animate:
     output:
         f"{R}/animate/{{setting}}/{{subject}}_as_{{driver}}.mp4",
     params:
-        options=options("evaluate"),
+        options=options("animation"),
     log:
         f"{R}/logs/animate/{{setting}}/{{subject}}_as_{{driver}}.log",
     benchmark:

@@ -20,7 +20,7 @@ rule train:
         f"{R}/logs/train/{{setting}}.log",
     benchmark:
         f"{R}/benchmarks/train/{{setting}}.tsv"
-    threads: workflow.cores
+    threads: TRAIN_THREADS
     resources:
         mem_mb=12000,
         gpu=TRAIN_GPUS,
@@ -43,7 +43,7 @@ rule finetune:
         f"{R}/logs/finetune/{{subject}}_{{secs}}s.log",
     benchmark:
         f"{R}/benchmarks/finetune/{{subject}}_{{secs}}s.tsv"
-    threads: workflow.cores
+    threads: TRAIN_THREADS
     resources:
         mem_mb=8000,
         gpu=min(TRAIN_GPUS, 1),
