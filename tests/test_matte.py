@@ -98,3 +98,93 @@ def test_cli_matte_writes_one_png_per_frame(tmp_path):
     alpha = np.stack([read_image(tmp_path / "m" / f"{i:06d}.png", gray=True) for i in range(8)])
     assert _iou(alpha, masks).mean() > 0.9
     assert run_matte(tmp_path / "frames", tmp_path / "m2", MatteOptions(feather=0)) == 8
+
+
+def _striped_scene(T=24, H=96, W=96, seed=0):
+    """Diagonal-stripe wall over a floor; a person whose legs and torso never move (gap between the legs)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W]
+    stripes = 8 * np.sin(2 * np.pi * (xx + yy) / 24.0)
+    backdrop = np.stack([185 + stripes, 180 + stripes, 170 + stripes], -1)
+    backdrop[yy >= 86] = (110, 120, 135)  # floor
+    legs = (yy >= 56) & (yy < 88) & (((xx >= 38) & (xx < 45)) | ((xx >= 51) & (xx < 58)))
+    torso = (yy >= 30) & (yy < 58) & (xx >= 38) & (xx < 58)
+    frames, masks = [], []
+    for t in range(T):
+        head = (xx - 48 - int(8 * np.sin(t / 3))) ** 2 + (yy - 24) ** 2 < 64  # touches the torso
+        mask = legs | torso | head
+        image = backdrop.copy()
+        image[mask] = (40, 50, 140)
+        image += rng.normal(0, 2, image.shape)
+        frames.append(np.clip(image, 0, 255).astype(np.uint8))
+        masks.append(mask)
+    gap = (yy >= 60) & (yy < 86) & (xx >= 46) & (xx < 50)
+    return np.stack(frames), np.stack(masks), backdrop, gap
+
+
+def test_periodic_fill_recovers_a_striped_backdrop_and_the_gap_between_the_legs():
+    frames, masks, backdrop, gap = _striped_scene()
+    still = masks.all(0)
+    periodic = estimate_background(frames, MatteOptions())
+    smooth = estimate_background(frames, MatteOptions(fill_mode="inpaint", refine_steps=0))
+    assert np.abs(periodic - backdrop)[still].mean() < 4  # stripes continued behind the person
+    assert np.abs(periodic - backdrop)[gap].mean() < 4  # the visible gap keeps its own (median) colour
+    assert np.abs(smooth - backdrop)[still].mean() > np.abs(periodic - backdrop)[still].mean() + 2
+    alpha = compute_mattes(frames, MatteOptions())
+    assert (alpha[:, gap] > 127).mean() < 0.02  # the gap between the legs is backdrop
+    assert _iou(alpha, masks).mean() > 0.95
+
+
+def test_backdrop_period_and_fill_periodic_on_exact_stripes():
+    from talkinnerf.preprocess.matte import backdrop_period, fill_periodic
+
+    yy, xx = np.mgrid[0:40, 0:80]
+    image = np.repeat((100 + 50 * ((xx + 2 * yy) % 10 < 5))[..., None], 3, -1).astype(np.float32)
+    hole = (xx >= 30) & (xx < 47) & (yy >= 10) & (yy < 30)
+    dy, dx, err = backdrop_period(image, ~hole, MatteOptions(period_min=6, period_max=30, period_max_dy=0))
+    assert (dy, dx % 10, err) == (0, 0, 0.0)  # a multiple of the 10 px period, exact
+    spoiled = image.copy()
+    spoiled[hole] = 0
+    filled = fill_periodic(spoiled, hole, dy, dx)
+    np.testing.assert_allclose(filled, image)
+    # a hole no copy can reach stays NaN for the caller to inpaint
+    assert np.isnan(fill_periodic(spoiled, np.ones_like(hole), dy, dx)).all()
+
+
+def test_high_contrast_edges_are_not_bloated():
+    from talkinnerf.preprocess.matte import alpha_from_background
+
+    H = W = 48
+    background = np.full((H, W, 3), 200.0, np.float32)
+    # a dark square whose border columns/rows are 30 % covered (anti-aliasing): 70 % backdrop
+    coverage = np.zeros((H, W), np.float32)
+    coverage[12:36, 12:36] = 1.0
+    coverage[11, 12:36] = coverage[36, 12:36] = coverage[12:36, 11] = coverage[12:36, 36] = 0.3
+    frame = (background * (1 - coverage[..., None]) + 20.0 * coverage[..., None]).astype(np.uint8)
+    sharp = alpha_from_background(frame, background, MatteOptions(feather=0))
+    plain = alpha_from_background(frame, background, MatteOptions(feather=0, edge_refine=False))
+    truth = coverage > 0.5
+    assert ((sharp > 127) == truth).all()
+    assert ((plain > 127) & ~truth).sum() >= 4 * 24  # a threshold on |I - B| counts the 30 % rim as person
+    assert abs(int(sharp[11, 20]) - 0.3 * 255) < 20  # rim alpha is the coverage
+
+
+def test_noise_level_raises_the_threshold_on_noisy_footage():
+    from talkinnerf.preprocess.matte import noise_level
+
+    frames, masks, _ = _scene(static_torso=False)
+    background = estimate_background(frames, MatteOptions(fill_static=False))
+    level = noise_level(frames, background)
+    assert 3 < level < 8  # N(0, 3) per channel → |n| ≈ 3·√3·0.9
+    rng = np.random.default_rng(1)
+    noisy = np.clip(frames + rng.normal(0, 10, frames.shape), 0, 255).astype(np.uint8)
+    adaptive = compute_mattes(noisy, MatteOptions())
+    fixed = compute_mattes(noisy, MatteOptions(noise_factor=0))
+    assert _iou(adaptive, masks).mean() > 0.9
+    assert _iou(adaptive, masks).mean() > _iou(fixed, masks).mean() + 0.02
+
+
+def test_unknown_fill_mode_is_refused():
+    frames, _, _ = _scene(T=4)
+    with pytest.raises(ValueError, match="fill_mode .* 'tiles'"):
+        estimate_background(frames, MatteOptions(fill_mode="tiles"))
