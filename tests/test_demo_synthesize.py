@@ -159,3 +159,17 @@ def test_presets_and_option_errors():
         resolve_identity("ava", {"hat": 1})
     with pytest.raises(ValueError, match="shirt_pattern"):
         resolve_identity("zoe", {"shirt_pattern": "dots"})
+
+
+def test_synthesize_then_decode_keeps_count_and_size(demo, tmp_path):
+    from talkinnerf.video.decode import DecodeOptions, decode_video
+
+    frames, _, _, _, _ = _load(demo, "a", "ava")
+    meta = decode_video(demo / "a" / "ava.mp4", tmp_path / "frames", DecodeOptions(size=SIZE))
+    decoded = sorted((tmp_path / "frames").glob("*.png"))
+    assert meta["count"] == len(decoded) == len(frames)
+    assert Image.open(decoded[0]).size == (SIZE, SIZE)
+    # same resolution in and out: the crop transform is the identity and the pixels survive the round trip
+    assert meta["transform"]["scale"] == pytest.approx(1.0)
+    first = np.array(Image.open(decoded[0])).astype(float)
+    assert np.abs(first - frames[0]).mean() < 3.0
