@@ -11,11 +11,15 @@ the default phenotype (all phenotype values 0.5, no facial action) in SMPL-X spa
 - big / small toe: the most forward vertex skinned to toe1 / toe5; heel: the rearmost vertex of the lowest
   2 cm of the foot;
 - fingertips: the vertex of the distal phalanx furthest along the finger's direction;
-- face (iBUG 68): eye contours from the ring of lid-margin skin vertices touching the eyeball; brows from
-  the vertices the browDown facial actions move most; nose bridge/tip/base from the mid-sagittal profile;
-  mouth corners from the vertices mouthSmileLeft/Right move most; lips from the mid-sagittal profile and
-  the upper(head)/lower(jaw)-skinned surface either side of the lip seam; the jaw-line contour from the
-  frontal silhouette of the lower face, sampled at 17 angles around the nose tip.
+- face (iBUG 68), chosen only among vertices a frontal camera sees (``front_surface``: within 1 mm of the
+  front-most depth along the frontal ray), rules applied on the subject's right (x < 0, image left) and
+  mirrored to the left through the mesh's mirror map: eye contours from the visible lid-margin skin touching
+  the eyeball; brows from the vertices browDownRight moves most; nose bridge/tip/base from the mid-sagittal
+  profile; mouth corner = what mouthSmileRight moves most; inner lips = lowest visible head-skinned /
+  highest visible jaw-skinned vertex at the lip seam; outer lips from the mid-sagittal profile (upper:
+  most prominent point; lower: vermilion border half-way to the labiomental fold) and a parabola; the
+  outline (0..16) = front edge of the occluding contour at directions around eye height, resampled at
+  equal arc length, chin (8) = front edge of the chin's underside on the midline.
 """
 
 from __future__ import annotations
@@ -157,15 +161,77 @@ def body_landmarks(rest: AnnyRest) -> dict[str, int]:
     return out
 
 
-def _eye_contour(rest: AnnyRest, s: str) -> list[int]:
-    """6 lid-margin vertices in iBUG order for the eye of side ``s`` ("L"/"R")."""
+def frontal_depth(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Depth of the front-most surface seen by a frontal orthographic camera (on +z, looking along -z).
+
+    Args: points (N, 2+) (only x, y used), vertices (V, 3), faces (F, 3).
+    Returns: (N,) largest z where the ray through each point's (x, y) hits a triangle; NaN where it misses.
+    """
+    tri = vertices[faces]                                         # (F, 3, 3)
+    lo, hi = tri[..., :2].min(1), tri[..., :2].max(1)
+    xy = np.asarray(points, float)[:, :2]
+    # only triangles whose frontal bounding box overlaps the queried points can be hit
+    keep = np.all(hi >= xy.min(0) - 1e-9, 1) & np.all(lo <= xy.max(0) + 1e-9, 1)
+    tri, lo, hi = tri[keep], lo[keep], hi[keep]
+    a, e1, e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]               # (F,) signed 2D area x 2
+    ok_tri = np.abs(det) > 1e-14                                  # edge-on triangles cover no ray
+    out = np.full(len(xy), np.nan)
+    for s in range(0, len(xy), chunk):
+        p = xy[s:s + chunk, None, :]                              # (n, 1, 2)
+        inbox = np.all((p >= lo - 1e-9) & (p <= hi + 1e-9), -1) & ok_tri
+        d = p - a[None, :, :2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = (d[..., 0] * e2[:, 1] - e2[:, 0] * d[..., 1]) / det
+            w = (e1[:, 0] * d[..., 1] - d[..., 0] * e1[:, 1]) / det
+        hit = inbox & (u >= -1e-9) & (w >= -1e-9) & (u + w <= 1 + 1e-9)
+        z = np.where(hit, a[:, 2] + u * e1[:, 2] + w * e2[:, 2], -np.inf)
+        zmax = z.max(1)
+        out[s:s + chunk] = np.where(np.isfinite(zmax), zmax, np.nan)
+    return out
+
+
+def mirror_map(vertices: np.ndarray, tol: float = 1e-4) -> np.ndarray:
+    """(V,) index of each vertex's mirror image across the x = 0 plane (itself on the midline).
+
+    Raises ValueError if the mesh is not left/right symmetric within ``tol`` metres.
+    """
+    from scipy.spatial import cKDTree
+    dist, idx = cKDTree(vertices).query(vertices * np.array([-1.0, 1.0, 1.0]))
+    if dist.max() > tol:
+        raise ValueError(f"mesh is not left/right symmetric (vertex {int(np.argmax(dist))} has no mirror "
+                         f"within {tol} m); the landmark rules need Anny's symmetric default topology")
+    return idx
+
+
+def front_surface(rest: AnnyRest, region: np.ndarray, tol: float = 0.001) -> np.ndarray:
+    """(V,) bool: vertices of ``region`` that a frontal camera sees (within ``tol`` of the front-most depth).
+
+    All components occlude (eyeballs in front of the socket, lips in front of the mouth cavity).
+    """
+    v = rest.vertices
+    idx = np.flatnonzero(region)
+    depth = frontal_depth(v[idx], v, rest.faces)
+    out = np.zeros(len(v), bool)
+    out[idx] = v[idx, 2] >= depth - tol
+    return out
+
+
+def _eye_contour(rest: AnnyRest, s: str, visible: np.ndarray) -> list[int]:
+    """6 lid-margin vertices in iBUG order for the eye of side ``s`` ("L"/"R").
+
+    The lid margin is the visible skin touching the eyeball (within 2 mm of its sphere); hidden socket skin
+    behind the brow and cheek is just as close to the sphere, hence the visibility test.
+    """
     v, skin = rest.vertices, rest.component == 0
     eye = rest.w(f"eye.{s}") > 0.9
     centre = v[eye].mean(0)
     radius = np.linalg.norm(v[eye] - centre, axis=1).max()
     dist = np.linalg.norm(v - centre, axis=1)
-    ring = skin & (dist < radius + 0.002) & (v[:, 2] > centre[2])
+    ring = skin & visible & (dist < radius + 0.002) & (v[:, 2] > centre[2])
     idx = np.flatnonzero(ring)
+    if len(idx) < 6:
+        raise ValueError(f"eye.{s}: found only {len(idx)} visible lid-margin vertices")
     xs = v[idx, 0]
     outer_sign = 1.0 if s == "L" else -1.0
     outer = int(idx[np.argmax(outer_sign * xs)])
@@ -184,68 +250,122 @@ def _eye_contour(rest: AnnyRest, s: str) -> list[int]:
     return [inner, lid(2 / 3, True), lid(1 / 3, True), outer, lid(1 / 3, False), lid(2 / 3, False)]
 
 
+# iBUG-68 left/right pairs (subject's right first); the other points lie on the midline
+MIRROR_PAIRS = tuple((i, 16 - i) for i in range(8)) + tuple((17 + i, 26 - i) for i in range(5)) + \
+    ((31, 35), (32, 34), (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
+     (48, 54), (49, 53), (50, 52), (59, 55), (58, 56), (60, 64), (61, 63), (67, 65), (68, 69))
+MIDLINE = (8, 27, 28, 29, 30, 33, 51, 57, 62, 66)
+
+
+def _profile_midline(rest: AnnyRest, mask: np.ndarray) -> np.ndarray:
+    """Vertex ids of ``mask`` on the mid-sagittal plane, top to bottom."""
+    v = rest.vertices
+    idx = np.flatnonzero(mask & (np.abs(v[:, 0]) < 1e-5))
+    return idx[np.argsort(-v[idx, 1])]
+
+
+def _chin_contour(rest: AnnyRest, region: np.ndarray, normals: np.ndarray, y_top: float,
+                  n_fine: int = 64, grazing: float = 0.3, band: float = 0.003) -> list[int]:
+    """iBUG 0..8: the face outline from the subject's right at eye height down to the chin.
+
+    For each direction d in the image plane (angles around (0, y_top)), the candidates are vertices whose
+    normal is nearly perpendicular to the view (n_z < ``grazing``) and faces outwards along d, and that lie
+    within ``band`` of the outermost one along d (the image outline); the outline point is the most forward
+    of them: the front edge of the occluding contour. (The farthest projected vertex would be wrong under the chin, whose
+    nearly level underside runs back to the neck: that put the chin 5 cm behind the lips.) The right half
+    is resampled at 9 equal arc-length steps; the left half is its mirror image.
+    """
+    v = rest.vertices
+    d = v[:, :2] - np.array([0.0, y_top])
+    ang = np.arctan2(d[:, 1], d[:, 0])
+    pts = []
+    for a in np.linspace(np.pi, 1.5 * np.pi, n_fine):
+        u = np.array([np.cos(a), np.sin(a)])
+        diff = np.abs(np.angle(np.exp(1j * (ang - a))))
+        outward = normals[:, :2] @ u > 0.5 * np.linalg.norm(normals[:, :2], axis=1)
+        m = region & (diff < np.deg2rad(3)) & outward & (normals[:, 2] < grazing)
+        if a == 1.5 * np.pi:
+            m &= np.abs(v[:, 0]) < 1e-5          # the chin point itself: on the midline
+        r = d[:, 0] * u[0] + d[:, 1] * u[1]
+        if not m.any():
+            raise ValueError(f"face outline: no silhouette vertex at {np.rad2deg(a):.0f} degrees")
+        pts.append(_argmax(m & (r > r[m].max() - band), v[:, 2]))
+    xy = v[pts, :2]
+    arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(xy, axis=0), axis=1))]
+    out = [pts[int(np.argmin(np.abs(arc - t)))] for t in np.linspace(0.0, arc[-1], 9)]
+    out[-1] = pts[-1]
+    return out
+
+
 def face_landmarks(rest: AnnyRest, extra: dict[str, int]) -> tuple[list[int], list[int]]:
-    """(51 static iBUG 17..67, 17 contour iBUG 0..16) vertex ids."""
+    """(51 static iBUG 17..67, 17 contour iBUG 0..16) vertex ids.
+
+    Every point is chosen among vertices a frontal camera sees; points on the subject's right (x < 0, image
+    left in a frontal view) are chosen by rule and the left ones are their mirror vertices, so pairs are
+    exactly symmetric on the symmetric default mesh.
+    """
     v = rest.vertices
     skin = rest.component == 0
+    mirror = mirror_map(v)
     normals = vertex_normals(v, rest.faces)
-    face = skin & (rest.w("head") > 0.3) & (normals[:, 2] > 0.2)       # forward-facing head skin
-    eye_r, eye_l = _eye_contour(rest, "R"), _eye_contour(rest, "L")
-    eye_y = 0.5 * (v[eye_r[0], 1] + v[eye_l[3], 1])
+    head_region = skin & ((rest.w("head") + rest.jaw_weights) > 0.3) & (normals[:, 2] > -0.2)
+    visible = front_surface(rest, head_region | (rest.w("eye.L", "eye.R") > 0.9))
+    face = skin & visible & (rest.w("head") > 0.3) & (normals[:, 2] > 0.2)   # visible forward-facing skin
+    eye_r = _eye_contour(rest, "R", visible)
+    eye_l = [int(mirror[i]) for i in (eye_r[3], eye_r[2], eye_r[1], eye_r[0], eye_r[5], eye_r[4])]
+    eye_y = 0.5 * (v[eye_r[0], 1] + v[eye_r[3], 1])
 
-    # brows: 5 samples per side from outer to inner (right) / inner to outer (left)
-    brows: list[int] = []
-    for s, eye, action in (("R", eye_r, "browDownRight"), ("L", eye_l, "browDownLeft")):
-        outer, inner = (eye[0], eye[3]) if s == "R" else (eye[3], eye[0])
-        xo, xi = v[outer, 0], v[inner, 0]
-        xo = xo + 0.3 * (xo - xi)           # brows extend beyond the outer eye corner
-        mag = np.linalg.norm(rest.actions[action], axis=1)
-        ts = np.linspace(0.0, 1.0, 5)
-        pts = []
-        for t in ts:
-            x = xo + t * (xi - xo)
-            m = face & (np.abs(v[:, 0] - x) < 0.003) & (v[:, 1] > eye_y)
-            pts.append(_argmax(m, mag))
-        brows += pts if s == "R" else pts[::-1]
+    # brows: 5 samples on the right from 30 % beyond the outer eye corner to the inner corner
+    xo, xi = v[eye_r[0], 0], v[eye_r[3], 0]
+    xo = xo + 0.3 * (xo - xi)
+    mag = np.linalg.norm(rest.actions["browDownRight"], axis=1)
+    brow_r = [_argmax(face & (np.abs(v[:, 0] - (xo + t * (xi - xo))) < 0.003) & (v[:, 1] > eye_y), mag)
+              for t in np.linspace(0.0, 1.0, 5)]
+    brows = brow_r + [int(mirror[i]) for i in brow_r[::-1]]
 
     # nose: 27..30 bridge -> tip along the midline, 31..35 base right -> left
-    mid = face & (np.abs(v[:, 0]) < 0.004)
+    mid = face & (np.abs(v[:, 0]) < 1e-5)
     tip = extra["nose"]
     top = _front(rest, mid, 0.0, eye_y)
     bridge = [top] + [_front(rest, mid, 0.0, v[top, 1] + t * (v[tip, 1] - v[top, 1])) for t in (1 / 3, 2 / 3)] + [tip]
-    # subnasale: the most recessed midline point in the 3 cm below the tip (before the upper lip bulges)
-    below = mid & (v[:, 1] < v[tip, 1] - 0.005) & (v[:, 1] > v[tip, 1] - 0.03)
-    ys = np.arange(v[tip, 1] - 0.006, v[tip, 1] - 0.025, -0.001)
-    prof = [_front(rest, below, 0.0, y, 0.0015) for y in ys]
-    subnasale = prof[int(np.argmin(v[prof, 2]))]
+    # subnasale: the most recessed midline point in the 2.5 cm below the tip (before the upper lip bulges)
+    below = [i for i in _profile_midline(rest, face) if v[tip, 1] - 0.025 < v[i, 1] < v[tip, 1] - 0.005]
+    subnasale = min(below, key=lambda i: v[i, 2])
     inner_canthus = 0.5 * abs(v[eye_r[3], 0] - v[eye_l[0], 0])
     y_base = v[subnasale, 1] + 0.003
-    nose_base = [_front(rest, face, x, y_base) for x in (-inner_canthus, -0.5 * inner_canthus)] + [subnasale] + \
-                [_front(rest, face, x, y_base) for x in (0.5 * inner_canthus, inner_canthus)]
+    base_r = [_front(rest, face, x, y_base) for x in (-inner_canthus, -0.5 * inner_canthus)]
+    nose_base = base_r + [subnasale] + [int(mirror[i]) for i in base_r[::-1]]
 
-    # mouth corners: what the smile actions move most (forward-facing skin below the nose)
+    # mouth corner: what mouthSmileRight moves most (visible forward-facing skin below the nose)
     lower_face = face & (v[:, 1] < v[subnasale, 1] - 0.005)
-    corner_r = _argmax(lower_face & (v[:, 0] < 0), np.linalg.norm(rest.actions["mouthSmileRight"], axis=1))
-    corner_l = _argmax(lower_face & (v[:, 0] > 0), np.linalg.norm(rest.actions["mouthSmileLeft"], axis=1))
-    xc = 0.5 * (v[corner_l, 0] - v[corner_r, 0])
-    y_c = 0.5 * (v[corner_l, 1] + v[corner_r, 1])
-    # lip seam on the midline: boundary between head-skinned (upper lip) and jaw-skinned (lower lip) skin
+    corner_r = _argmax(lower_face & (v[:, 0] < -1e-5), np.linalg.norm(rest.actions["mouthSmileRight"], axis=1))
+    corner_l = int(mirror[corner_r])
+    xc = -v[corner_r, 0]
+    # lips: visible skin carried by the head (upper lip) or the jaw (lower lip); the lip seam is where the
+    # two meet on the front surface (the old rule also admitted the mouth cavity, 9 cm behind the lips)
     upper_skin = lower_face & (rest.jaw_weights < 0.5)
     lower_skin = lower_face & (rest.jaw_weights >= 0.5)
+    band = (v[:, 1] < v[subnasale, 1] - 0.005) & (v[:, 1] > v[corner_r, 1] - 0.03)
 
     def seam(x: float, upper: bool) -> int:
-        near = (upper_skin if upper else lower_skin) & (np.abs(v[:, 0] - x) < 0.003) & \
-               (v[:, 1] < v[subnasale, 1] - 0.005) & (v[:, 1] > y_c - 0.03)
+        near = (upper_skin if upper else lower_skin) & band & (np.abs(v[:, 0] - x) < 0.003)
         return _argmax(near, -v[:, 1] if upper else v[:, 1])
 
-    up_in = {t: seam(t * xc, True) for t in (-0.5, 0.0, 0.5)}
-    lo_in = {t: seam(t * xc, False) for t in (-0.5, 0.0, 0.5)}
-    # outer lip midline: the most prominent profile points above / below the seam
-    y_seam = 0.5 * (v[up_in[0.0], 1] + v[lo_in[0.0], 1])
-    ys_up = np.arange(y_seam + 0.002, v[subnasale, 1] - 0.002, 0.001)
-    top_mid = max((_front(rest, upper_skin, 0.0, y, 0.0015) for y in ys_up), key=lambda i: v[i, 2])
-    ys_lo = np.arange(y_seam - 0.002, y_seam - 0.025, -0.001)
-    bot_mid = max((_front(rest, lower_skin, 0.0, y, 0.0015) for y in ys_lo), key=lambda i: v[i, 2])
+    up_in = [seam(-0.5 * xc, True), seam(0.0, True)]
+    lo_in = [seam(-0.5 * xc, False), seam(0.0, False)]
+    y_seam = 0.5 * (v[up_in[1], 1] + v[lo_in[1], 1])
+    # upper outer lip midline (labrale superius): the most prominent upper-lip profile point
+    prof_up = [i for i in _profile_midline(rest, upper_skin) if y_seam < v[i, 1] < v[subnasale, 1] - 0.002]
+    top_mid = max(prof_up, key=lambda i: v[i, 2])
+    # lower outer lip midline: the vermilion border below the lip's prominence, taken where the profile
+    # has receded half-way from the prominence to the labiomental fold (the prominence itself is only
+    # 4 mm below the seam: too high for a detector's lower-lip edge)
+    prof_lo = [i for i in _profile_midline(rest, lower_skin) if y_seam - 0.03 < v[i, 1] < y_seam]
+    k_prom = int(np.argmax(v[prof_lo, 2]))
+    z_after = v[prof_lo[k_prom:], 2]
+    k_fold = k_prom + int(np.argmax(np.r_[np.diff(z_after) > 0, True]))   # first point before z rises again
+    z_half = 0.5 * (v[prof_lo[k_prom], 2] + v[prof_lo[k_fold], 2])
+    bot_mid = next(prof_lo[k] for k in range(k_prom, k_fold + 1) if v[prof_lo[k], 2] <= z_half)
     h_up, h_lo = v[top_mid, 1] - y_seam, y_seam - v[bot_mid, 1]
 
     def outer_lip(t: float, upper: bool) -> int:
@@ -253,28 +373,19 @@ def face_landmarks(rest: AnnyRest, extra: dict[str, int]) -> tuple[list[int], li
         h = (h_up if upper else -h_lo) * (1.0 - t * t)
         return _front(rest, upper_skin if upper else lower_skin, t * xc, y_seam + h)
 
-    mouth_outer = [corner_r, outer_lip(-2 / 3, True), outer_lip(-1 / 3, True), top_mid, outer_lip(1 / 3, True),
-                   outer_lip(2 / 3, True), corner_l, outer_lip(2 / 3, False), outer_lip(1 / 3, False), bot_mid,
-                   outer_lip(-1 / 3, False), outer_lip(-2 / 3, False)]
-    mouth_inner = [corner_r, up_in[-0.5], up_in[0.0], up_in[0.5], corner_l, lo_in[0.5], lo_in[0.0], lo_in[-0.5]]
+    up_out = [outer_lip(-2 / 3, True), outer_lip(-1 / 3, True)]
+    lo_out = [outer_lip(-1 / 3, False), outer_lip(-2 / 3, False)]   # iBUG 58, 59
+    m = lambda ids: [int(mirror[i]) for i in ids]  # noqa: E731
+    mouth_outer = [corner_r, *up_out, top_mid, *m(up_out[::-1]), corner_l, *m(lo_out[::-1]), bot_mid, *lo_out]
+    mouth_inner = [corner_r, up_in[0], up_in[1], *m(up_in[:1]), corner_l, *m(lo_in[:1]), lo_in[1], lo_in[0]]
     static = brows + bridge + nose_base + eye_r + eye_l + mouth_outer + mouth_inner
     assert len(static) == 51
 
-    # jaw-line contour: outermost frontal-silhouette vertices of the lower face at 17 angles
+    # face outline in front of the ears, from eye height through the chin
     ear_z = 0.5 * (v[extra["lear"], 2] + v[extra["rear"], 2])
-    sil = skin & ((rest.w("head") + rest.jaw_weights) > 0.5) & (np.abs(normals[:, 2]) < 0.35) & \
-        (v[:, 2] > ear_z + 0.01) & (v[:, 1] < eye_y)
-    centre = v[tip, :2]
-    d = v[:, :2] - centre
-    ang = np.arctan2(d[:, 1], d[:, 0])            # 0 = +x (left), -pi/2 = down
-    rad = np.hypot(d[:, 0], d[:, 1])
-    contour = []
-    for a in np.linspace(np.pi, 2 * np.pi, 17):   # from the subject's right (image left), through the chin
-        diff = np.abs(np.angle(np.exp(1j * (ang - a))))
-        m = sil & (diff < np.deg2rad(4))
-        if not m.any():
-            m = sil & (diff < np.deg2rad(10))
-        contour.append(_argmax(m, rad))
+    region = skin & visible & ((rest.w("head") + rest.jaw_weights) > 0.5) & (v[:, 2] > ear_z + 0.02)
+    right = _chin_contour(rest, region, normals, eye_y)
+    contour = right + m(right[-2::-1])
     return static, contour
 
 
@@ -316,9 +427,9 @@ def compute_tables() -> dict:
     from .openpose import EXTRA_NAMES
     return {
         "NUM_VERTICES": int(len(rest.vertices)),
-        "EXTRA_VERTICES": [extra[n] for n in EXTRA_NAMES],
-        "FACE_STATIC_VERTICES": static,
-        "FACE_CONTOUR_VERTICES": contour,
+        "EXTRA_VERTICES": [int(extra[n]) for n in EXTRA_NAMES],
+        "FACE_STATIC_VERTICES": [int(i) for i in static],
+        "FACE_CONTOUR_VERTICES": [int(i) for i in contour],
         "JAW_REGRESSOR_VERTICES": jaw_ids,
         "JAW_REGRESSOR_WEIGHTS": [round(x, 10) for x in jaw_w],
     }
