@@ -19,7 +19,34 @@ PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16
                    + [21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53])
 
 
-def _joints() -> np.ndarray:
+def _rotate(points: np.ndarray, centre: np.ndarray, axis: np.ndarray, deg: float) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.from_rotvec(np.radians(deg) * axis / np.linalg.norm(axis)).as_matrix()
+    return (points - centre) @ rot.T + centre
+
+
+def _apose(j: np.ndarray) -> np.ndarray:
+    """Anny-like rest: arms 45 deg down from the T-pose, elbows bent 40 deg forward (towards +z)."""
+    j = j.copy()
+    for s, sh, el, arm in ((1, 16, 18, [18, 20] + list(range(25, 40))),
+                           (-1, 17, 19, [19, 21] + list(range(40, 55)))):
+        j[arm] = _rotate(j[arm], j[sh], np.array([0.0, 0.0, -s]), 45.0)
+        fore = arm[1:]
+        upper = j[el] - j[sh]
+        j[fore] = _rotate(j[fore], j[el], np.cross(upper, [0.0, 0.0, 1.0]), 40.0)
+    return j
+
+
+def _joints(rest: str = "tpose") -> np.ndarray:
+    """(55,3) rest joints: "tpose" (SMPL-X) or "apose" (like the open Anny-based model)."""
+    if rest not in ("tpose", "apose"):
+        raise ValueError(f"fixture rest pose must be 'tpose' or 'apose', got {rest!r}")
+    j = _tpose()
+    return _apose(j) if rest == "apose" else j
+
+
+def _tpose() -> np.ndarray:
     j = np.zeros((55, 3))
     left = {1: (0.09, -0.08, 0), 4: (0.10, -0.48, 0.0), 7: (0.10, -0.88, -0.02), 10: (0.11, -0.93, 0.10),
             13: (0.07, 0.40, 0), 16: (0.18, 0.43, 0), 18: (0.45, 0.43, 0), 20: (0.70, 0.43, 0), 23: (0.03, 0.63, 0.08)}
@@ -71,10 +98,13 @@ def _markers(j: np.ndarray) -> tuple[dict[str, list[int]], list[tuple[np.ndarray
     return names, marks
 
 
-def build_fixture_model(path: str | Path, bulk_vertices: int = 0, seed: int = 0) -> Path:
-    """Write a loadable SMPL-X .npz: 55 tetrahedra + markers (+ ``bulk_vertices`` random skin for timing)."""
+def build_fixture_model(path: str | Path, bulk_vertices: int = 0, seed: int = 0, rest: str = "tpose") -> Path:
+    """Write a loadable SMPL-X .npz: 55 tetrahedra + markers (+ ``bulk_vertices`` random skin for timing).
+
+    rest: "tpose" (SMPL-X's rest) or "apose" (arms down and elbows bent forward, like the open model).
+    """
     rng = np.random.default_rng(seed)
-    j = _joints()
+    j = _joints(rest)
     tet = 0.01 * np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], float)
     verts, weights, faces = [], [], []
     J_reg = np.zeros((55, 0))

@@ -7,7 +7,9 @@ Parameters: betas shared by the subject; per frame global orient, body pose, jaw
 PCA), expression (10) and translation. Loss: confidence-weighted Geman-McClure reprojection of body, hand and
 face keypoints + priors (talkinnerf.preprocess.priors) + temporal smoothness, optimised in three stages
 (1: torso keypoints -> global orient + translation; 2: + all body keypoints, body pose, betas;
-3: + hands, face, jaw, expression) with Adam.
+3: + hands, face, jaw, expression) with L-BFGS. Elbow, knee and finger hinges (axes, rest flexion, limits)
+are derived from the model's own rest skeleton (priors.hinge_specs), and an analytic arm depth search picks,
+per frame, among the depth-mirrored arm configurations that hit the detected elbow/wrist pixels.
 
 The body-model seams are two callables so tests can run on a tiny fixture model:
 ``model`` is a ``smplx.SMPLX`` (batch size = frame count) and ``keypoints_fn(output, model)`` returns OpenPose
@@ -67,10 +69,18 @@ class FitOptions:
     smooth_window: int = 5
     smooth_sigma: float = 1.0
     hinge_first: bool = True              # start stage 2 with elbows/knees bending about their hinge axis only
+    hinge_sigmas: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.2])  # elbow/knee prior widths (rad):
+    #                                       flexion, twist, sideways, in the hinge frame derived from the model
+    max_elbow_deg: float = 150.0          # anatomical flexion limits (total bend, whatever the rest pose)
+    max_knee_deg: float = 150.0
+    max_finger_deg: float = 100.0
+    arm_depth_search: bool = True         # after the hinge pass, try the depth-mirrored arm configurations
     threads: int = 0                      # torch CPU threads (0 = leave torch's default)
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if len(self.hinge_sigmas) != 3 or min(self.hinge_sigmas) <= 0:
+            raise ValueError(f"fit option hinge_sigmas needs 3 positive values, got {self.hinge_sigmas}")
         for name in ("iterations", "pose_prior_weight", "shape_weight"):
             value = getattr(self, name)
             if len(value) != 3:
@@ -314,7 +324,11 @@ def fit_sequence(model: Any, keypoints: Mapping[str, np.ndarray], size: int, opt
     R = torch.as_tensor(CAMERA_R, dtype=torch.float32)
     t = torch.tensor([0.0, 0.0, D], dtype=torch.float32)
 
-    limits = priors.joint_limit_signs()
+    with torch.no_grad():
+        rest_joints = body_forward(model, p).joints[0, :55].numpy()
+    parents = model.parents.detach().cpu().numpy().astype(np.int64)
+    # Hinge axes, rest flexion and limits come from the model's own rest skeleton (T-pose or A-pose).
+    limits = priors.hinge_specs(rest_joints, parents, opts.max_elbow_deg, opts.max_knee_deg, opts.max_finger_deg)
     body_sig = priors.body_pose_sigmas()
     # Stage 2 starts with elbows/knees restricted to their hinge axis: with full 3-DoF elbows the solver
     # tends to bend a forearm sideways instead of twisting the upper arm (a local minimum SMPLify avoids with
@@ -324,13 +338,20 @@ def fit_sequence(model: Any, keypoints: Mapping[str, np.ndarray], size: int, opt
     passes += [(1, n2 // 2, True), (1, n2 - n2 // 2, False)] if opts.hinge_first else [(1, n2, False)]
     passes += [(2, int(opts.iterations[2]), False)]
     losses = [float("nan")] * 3
+    projector = priors.hinge_gradient_projector(limits["body_pose"], 21)
     for stage, steps, hinge_only in passes:
         names = _stage_trainables(stage)
+        if stage >= 1 and not hinge_only and opts.arm_depth_search:
+            # the previous pass placed the arms in 2D; now pick, per frame, the best of the depth-mirrored
+            # arms (again before stage 3: the shoulders are better placed by then)
+            search_arm_depths(model, p, target, _part_weights(opts, 1), K, R, t, size, opts, limits, body_sig,
+                              keypoints_fn)
         for f_ in dataclasses.fields(p):
             getattr(p, f_.name).requires_grad_(f_.name in names)
         if steps <= 0:
             continue
-        hook = p.body_pose.register_hook(lambda g: g * _hinge_mask()) if hinge_only else None
+        hook = (p.body_pose.register_hook(lambda g: torch.einsum("fjk,jkl->fjl", g, projector))
+                if hinge_only else None)
         losses[stage] = _run_pass(model, p, target, _part_weights(opts, stage), K, R, t, size, opts, stage,
                                   limits, body_sig, keypoints_fn, names, steps,
                                   f"fit stage {stage + 1}/3" + (" (hinges)" if hinge_only else ""))
@@ -340,15 +361,6 @@ def fit_sequence(model: Any, keypoints: Mapping[str, np.ndarray], size: int, opt
         getattr(p, f_.name).requires_grad_(False)
     return FitResult(p, K_np.astype(np.float32), t.numpy().astype(np.float32), losses,
                      time.perf_counter() - start)
-
-
-def _hinge_mask() -> torch.Tensor:
-    """(21,3) gradient mask keeping only the hinge axis of elbows (y) and knees (x)."""
-    m = torch.ones(21, 3)
-    for j, axis in ((priors.LEFT_KNEE, 0), (priors.RIGHT_KNEE, 0), (priors.LEFT_ELBOW, 1), (priors.RIGHT_ELBOW, 1)):
-        m[j - 1] = 0.0
-        m[j - 1, axis] = 1.0
-    return m
 
 
 def _run_pass(model, p: FitParams, target, weights, K, R, t, size, opts: FitOptions, stage: int, limits, body_sig,
@@ -386,34 +398,206 @@ def _run_pass(model, p: FitParams, target, weights, K, R, t, size, opts: FitOpti
     return last[0]
 
 
+def _frame_loss(model, p: FitParams, target, weights, K, R, t, size, opts: FitOptions, stage: int, limits,
+                body_sig, keypoints_fn) -> torch.Tensor:
+    """Per-frame (F,) data + prior + limit terms of a stage (everything but the temporal terms)."""
+    frames = p.global_orient.shape[0]
+    points = as_part_dict(keypoints_fn(body_forward(model, p), model))
+    loss = p.global_orient.new_zeros(frames) + reprojection_terms(points, target, weights, K, R, t, size,
+                                                                   opts.gm_sigma)
+    if stage >= 1:
+        loss = loss + opts.pose_prior_weight[stage] * priors.body_pose_prior(
+            p.body_pose, body_sig, limits["body_pose"], tuple(opts.hinge_sigmas))
+        loss = loss + opts.shape_weight[stage] * p.betas.pow(2).sum()
+        loss = loss + opts.angle_limit_weight * priors.hinge_limit_penalty(
+            p.body_pose, limits["body_pose"], opts.angle_limit_margin)
+    if stage >= 2:
+        for hand in ("left_hand_pose", "right_hand_pose"):
+            pose = getattr(p, hand)
+            loss = loss + opts.hand_prior_weight * pose.pow(2).sum(dim=(1, 2))
+            loss = loss + opts.angle_limit_weight * priors.hinge_limit_penalty(
+                pose, limits[hand], opts.angle_limit_margin)
+        loss = loss + opts.jaw_prior_weight * priors.jaw_prior(p.jaw_pose)
+        loss = loss + opts.expression_weight * p.expression.pow(2).sum(dim=1)
+    return loss
+
+
 def _total_loss(model, p: FitParams, target, weights, K, R, t, size, opts: FitOptions, stage: int, limits,
                 body_sig, keypoints_fn) -> torch.Tensor:
     frames = p.global_orient.shape[0]
-    points = as_part_dict(keypoints_fn(body_forward(model, p), model))
-    data = reprojection_terms(points, target, weights, K, R, t, size, opts.gm_sigma).sum()
-    loss = data
+    loss = _frame_loss(model, p, target, weights, K, R, t, size, opts, stage, limits, body_sig,
+                       keypoints_fn).sum()
     # Temporal smoothness of everything that moves in this stage; orient/transl from stage 1 on.
     vw, aw = opts.velocity_weight, opts.acceleration_weight
     loss = loss + priors.temporal_smoothness(p.global_orient, vw, aw)
     loss = loss + priors.temporal_smoothness(p.transl, vw, aw)
     if stage >= 1:
-        loss = loss + opts.pose_prior_weight[stage] * priors.gaussian_pose_prior(p.body_pose, body_sig).sum()
-        loss = loss + opts.shape_weight[stage] * frames * p.betas.pow(2).sum()
-        loss = loss + opts.angle_limit_weight * priors.angle_limit_penalty(
-            p.body_pose, limits["body_pose"], opts.angle_limit_margin).sum()
         loss = loss + priors.temporal_smoothness(p.body_pose, vw, aw)
     if stage >= 2:
         for hand in ("left_hand_pose", "right_hand_pose"):
-            pose = getattr(p, hand)
-            loss = loss + opts.hand_prior_weight * pose.pow(2).sum()
-            loss = loss + opts.angle_limit_weight * priors.angle_limit_penalty(
-                pose, limits[hand], opts.angle_limit_margin).sum()
-            loss = loss + priors.temporal_smoothness(pose, vw, aw)
-        loss = loss + opts.jaw_prior_weight * priors.jaw_prior(p.jaw_pose).sum()
-        loss = loss + opts.expression_weight * p.expression.pow(2).sum()
+            loss = loss + priors.temporal_smoothness(getattr(p, hand), vw, aw)
         loss = loss + priors.temporal_smoothness(p.jaw_pose, vw, aw)
         loss = loss + priors.temporal_smoothness(p.expression, vw, aw)
     return loss / frames
+
+
+# ---------------------------------------------------------------------------------------------- arm depth search
+
+# SMPL-X joints of each arm and the chain from the pelvis to its collar (the shoulder's parent).
+ARM_JOINTS = {"left": (16, 18, 20), "right": (17, 19, 21)}   # shoulder, elbow, wrist
+COLLAR_CHAIN = {"left": (3, 6, 9, 13), "right": (3, 6, 9, 14)}
+OPENPOSE_ARM = {"left": (6, 7), "right": (3, 4)}               # BODY_25 elbow, wrist
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,3,3) smallest rotations taking unit vectors a (N,3) to b (N,3)."""
+    from scipy.spatial.transform import Rotation
+
+    axis = np.cross(a, b)
+    sin, cos = np.linalg.norm(axis, axis=-1), np.einsum("ni,ni->n", a, b)
+    angle = np.arctan2(sin, cos)
+    fallback = np.cross(a, np.where(np.abs(a[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]]))  # for a = -b
+    axis = np.where(sin[:, None] > 1e-9, axis, fallback)
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    return Rotation.from_rotvec(axis * angle[:, None]).as_matrix()
+
+
+def _signed_angle(a: np.ndarray, b: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Signed angle (N,) from a to b (N,3) about unit ``axis`` (N,3), both projected onto its plane."""
+    a = a - np.einsum("ni,ni->n", a, axis)[:, None] * axis
+    b = b - np.einsum("ni,ni->n", b, axis)[:, None] * axis
+    return np.arctan2(np.einsum("ni,ni->n", np.cross(a, b), axis), np.einsum("ni,ni->n", a, b))
+
+
+def mirrored_arm_targets(shoulder: np.ndarray, elbow_ray: np.ndarray, wrist_ray: np.ndarray, centre: np.ndarray,
+                         upper: np.ndarray, fore: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The 4 elbow/wrist positions (each (F,3)) on the given camera rays with the given bone lengths.
+
+    The elbow sits at either root of |centre + s * elbow_ray - shoulder| = upper (the monocular depth
+    ambiguity: before or behind the sphere's closest point to the ray), then the wrist at either root of the
+    same equation about that elbow; a ray that misses its sphere takes its closest point. World coordinates:
+    shoulder (F,3), rays (F,3) (any length), centre (3,) the camera centre, upper / fore (F,) bone lengths.
+    Order: (elbow near, wrist near), (near, far), (far, near), (far, far).
+    """
+    def roots(anchor, ray, length):
+        ray = ray / np.linalg.norm(ray, axis=-1, keepdims=True)
+        b = np.einsum("ni,ni->n", ray, anchor - centre)
+        disc = np.sqrt(np.maximum(b * b - np.sum((anchor - centre) ** 2, -1) + length ** 2, 0.0))
+        return [centre + (b - disc)[:, None] * ray, centre + (b + disc)[:, None] * ray]
+
+    return [(e, w) for e in roots(shoulder, elbow_ray, upper) for w in roots(e, wrist_ray, fore)]
+
+
+def arm_pose_from_targets(parent_rot: np.ndarray, rest_upper: np.ndarray, rest_fore: np.ndarray,
+                          hinge_axis: np.ndarray, shoulder: np.ndarray, elbow: np.ndarray,
+                          wrist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local shoulder and elbow axis-angles (F,3) aiming the rest arm at the given joints, elbow a pure hinge.
+
+    parent_rot: (F,3,3) world rotation of the collar; rest_upper / rest_fore: (3,) rest bone vectors;
+    hinge_axis: (3,) rest flexion axis of the elbow. The shoulder takes the upper arm to its target and is
+    twisted about it so the elbow's hinge axis is normal to the arm's plane; the elbow then bends about it.
+    """
+    from scipy.spatial.transform import Rotation
+
+    F_ = shoulder.shape[0]
+    u0 = rest_upper / np.linalg.norm(rest_upper)
+    a = hinge_axis - (hinge_axis @ u0) * u0
+    a = a / np.linalg.norm(a)
+    u1 = elbow - shoulder
+    u1 /= np.linalg.norm(u1, axis=-1, keepdims=True)
+    d1 = wrist - elbow
+    d1 /= np.linalg.norm(d1, axis=-1, keepdims=True)
+    base = _rotation_between(np.repeat(u0[None], F_, 0), u1)
+    h = base @ a
+    n = np.cross(u1, d1)
+    straight = np.linalg.norm(n, axis=-1) < 1e-4
+    n = np.where(straight[:, None], h, n)  # a straight arm: any hinge orientation fits, keep the minimal one
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    psi = _signed_angle(h, n, u1)
+    g_shoulder = Rotation.from_rotvec(u1 * psi[:, None]).as_matrix() @ base
+    local_shoulder = np.einsum("fji,fjk->fik", parent_rot, g_shoulder)
+    d_local = np.einsum("fji,fj->fi", g_shoulder, d1)
+    phi = _signed_angle(np.repeat(rest_fore[None], F_, 0), d_local, np.repeat(a[None], F_, 0))
+    return Rotation.from_matrix(local_shoulder).as_rotvec(), a[None] * phi[:, None]
+
+
+def _viterbi(unary: np.ndarray, pair: np.ndarray) -> np.ndarray:
+    """Minimum-cost label path (F,) for unary (F,C) and pairwise (F-1,C,C) costs."""
+    cost, back = unary[0].copy(), []
+    for i in range(1, unary.shape[0]):
+        total = cost[:, None] + pair[i - 1]
+        back.append(total.argmin(0))
+        cost = total.min(0) + unary[i]
+    path = [int(cost.argmin())]
+    for b in reversed(back):
+        path.append(int(b[path[-1]]))
+    return np.array(path[::-1])
+
+
+def search_arm_depths(model, p: FitParams, target, weights, K, R, t, size, opts: FitOptions, limits, body_sig,
+                      keypoints_fn) -> dict[str, np.ndarray]:
+    """Replace each arm's shoulder/elbow pose, per frame, by the best of its depth-mirrored configurations.
+
+    Candidates per frame and arm: the current pose and the 4 hinge-elbow poses of
+    :func:`mirrored_arm_targets` that aim the rest-length bones from the fitted shoulder at the detected
+    elbow / wrist pixels (analytic IK at the fitted depth; rays through the current joints where undetected). Each is scored by the stage-2 per-frame
+    loss (reprojection + priors + limits), and a Viterbi pass over frames adds the velocity penalty between
+    consecutive choices, so the arm does not flip back and forth. Modifies ``p.body_pose`` in place and
+    returns the chosen candidate per frame for each arm (0 = current).
+    """
+    from smplx.lbs import batch_rodrigues
+
+    frames = p.global_orient.shape[0]
+    with torch.no_grad():
+        joints = body_forward(model, p).joints[:, :55].double().numpy()
+        zero = FitParams.zeros(frames, p.betas.shape[1], p.expression.shape[1])
+        zero.betas = p.betas.detach()
+        rest = body_forward(model, zero).joints[0, :55].double().numpy()
+        rot = batch_rodrigues(torch.cat([p.global_orient[:, None], p.body_pose], 1).reshape(-1, 3))
+        rot = rot.reshape(frames, 22, 3, 3).double().numpy()
+    Rn, tn, Kn = R.double().numpy(), t.double().numpy(), K.double().numpy()
+    centre = -(Rn.T @ tn)
+    body_kp = target["body"].double().numpy()
+
+    def ray(joint: int, keypoint: int) -> np.ndarray:
+        """World ray (F,3) through the detected keypoint where confident, else through the current joint."""
+        pix = np.concatenate([body_kp[:, keypoint, :2], np.ones((frames, 1))], -1) @ np.linalg.inv(Kn).T
+        return np.where(body_kp[:, keypoint, 2:3] > 0, pix @ Rn, joints[:, joint] - centre)
+
+    spec = limits["body_pose"]
+    chosen = {}
+    for side, (sh, el, wr) in ARM_JOINTS.items():
+        parent_rot = rot[:, 0]
+        for j in COLLAR_CHAIN[side]:
+            parent_rot = parent_rot @ rot[:, j]
+        hinge = spec.frames[list(spec.joints).index(el - 1), 0]
+        cands = [(p.body_pose[:, sh - 1].detach().double().numpy().copy(),
+                  p.body_pose[:, el - 1].detach().double().numpy().copy())]
+        kp_el, kp_wr = OPENPOSE_ARM[side]
+        upper = np.linalg.norm(rest[el] - rest[sh]).repeat(frames)
+        fore = np.linalg.norm(rest[wr] - rest[el]).repeat(frames)
+        for e, w in mirrored_arm_targets(joints[:, sh], ray(el, kp_el), ray(wr, kp_wr), centre, upper, fore):
+            cands.append(arm_pose_from_targets(parent_rot, rest[el] - rest[sh], rest[wr] - rest[el], hinge,
+                                               joints[:, sh], e, w))
+        unary = []
+        with torch.no_grad():
+            original = p.body_pose.clone()
+            for s_rv, e_rv in cands:
+                p.body_pose[:, sh - 1] = torch.as_tensor(s_rv, dtype=torch.float32)
+                p.body_pose[:, el - 1] = torch.as_tensor(e_rv, dtype=torch.float32)
+                unary.append(_frame_loss(model, p, target, weights, K, R, t, size, opts, 1, limits, body_sig,
+                                         keypoints_fn).double().numpy())
+                p.body_pose.copy_(original)
+        unary = np.stack(unary, 1)                                                    # (F, C)
+        poses = np.stack([np.concatenate([s_, e_], -1) for s_, e_ in cands], 1)       # (F, C, 6)
+        pair = opts.velocity_weight * ((poses[:-1, :, None] - poses[1:, None]) ** 2).sum(-1)
+        path = _viterbi(unary, pair)
+        with torch.no_grad():
+            pick = poses[np.arange(frames), path]
+            p.body_pose[:, sh - 1] = torch.as_tensor(pick[:, :3], dtype=torch.float32)
+            p.body_pose[:, el - 1] = torch.as_tensor(pick[:, 3:], dtype=torch.float32)
+        chosen[side] = path
+    return chosen
 
 
 # ---------------------------------------------------------------------------------------------- outputs

@@ -6,6 +6,9 @@ Conventions: axis-angle poses in SMPL-X joint order; the body faces +z, its left
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
 # SMPL-X body_pose rows (joint index - 1, since body_pose excludes the pelvis / global orient).
@@ -123,3 +126,162 @@ def temporal_smoothness(x: torch.Tensor, velocity_weight: float, acceleration_we
     if x.shape[0] >= 3 and acceleration_weight:
         loss = loss + acceleration_weight * (x[2:] - 2 * x[1:-1] + x[:-2]).pow(2).sum()
     return loss
+
+
+# ---------------------------------------------------------------------------------------------- hinges from the model
+
+# SMPL-X joint indices (full 55-joint order) used to derive hinge frames from a model's rest skeleton.
+_HIP = {"left": 1, "right": 2}
+_KNEE = {"left": 4, "right": 5}
+_ANKLE = {"left": 7, "right": 8}
+_SHOULDER = {"left": 16, "right": 17}
+_ELBOW = {"left": 18, "right": 19}
+_WRIST = {"left": 20, "right": 21}
+_HAND_BASE = {"left": 25, "right": 40}   # first of 15 finger joints: index, middle, pinky, ring, thumb (3 each)
+_FORWARD = np.array([0.0, 0.0, 1.0])     # the body faces +z at zero pose (docs/contracts.md)
+
+
+@dataclass(frozen=True)
+class HingeSpec:
+    """Hinge joints of one pose block, in their own anatomical frame, derived from a model's rest skeleton.
+
+    joints: (L,) rows of the pose block; frames: (L,3,3) rows = (flexion axis, twist axis along the distal
+    bone, side axis) in the model's rest frame, so ``pose[:, j] @ frames[l].T`` gives (flexion, twist, side)
+    components of the axis-angle; rest_flexion: (L,) flexion already present in the rest pose (rad);
+    max_flexion: (L,) anatomical maximum of the total flexion (rad). A positive flexion component bends the
+    joint further; the valid range of that component is [-rest_flexion, max_flexion - rest_flexion].
+    """
+
+    joints: tuple[int, ...]
+    frames: np.ndarray
+    rest_flexion: np.ndarray
+    max_flexion: np.ndarray
+
+    def tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(joints (L,) long, frames (L,3,3), rest (L,), max (L,)) on ``like``'s device / dtype."""
+        return (torch.tensor(self.joints, dtype=torch.long, device=like.device),
+                torch.as_tensor(self.frames, dtype=like.dtype, device=like.device),
+                torch.as_tensor(self.rest_flexion, dtype=like.dtype, device=like.device),
+                torch.as_tensor(self.max_flexion, dtype=like.dtype, device=like.device))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v)
+    if n < 1e-12:
+        raise ValueError("degenerate rest skeleton: a bone has zero length")
+    return v / n
+
+
+def hinge_frame(proximal: np.ndarray, distal: np.ndarray, bend_towards: np.ndarray,
+                min_bend_rad: float = 0.2, use_plane: bool = True) -> tuple[np.ndarray, float]:
+    """Anatomical frame (3,3) and rest flexion (rad) of a hinge from its two rest bone vectors (3,) each.
+
+    The flexion axis is perpendicular to the plane of the proximal and distal bones when ``use_plane`` and
+    the rest pose is visibly bent (angle > ``min_bend_rad``: Anny's A-pose elbow), else perpendicular to the
+    distal bone and ``bend_towards`` (the way the distal bone swings when flexing: forward for elbows,
+    backward for knees, palm-wards for fingers; a straight T-pose arm). Signed so that a positive rotation
+    increases flexion. Rest flexion = signed angle from the proximal to the distal bone about that axis
+    (bones projected onto the flexion plane, so finger splay does not count). Rows: flexion axis, twist axis
+    (distal bone, made orthogonal), side axis = flexion x twist.
+    """
+    u, d = _unit(proximal), _unit(distal)
+    bend = float(np.arccos(np.clip(u @ d, -1.0, 1.0)))
+    axis = np.cross(u, d) if use_plane and bend > min_bend_rad else np.cross(d, bend_towards)
+    if np.linalg.norm(axis) < 1e-6:
+        raise ValueError("hinge bone is parallel to its bend direction; cannot derive a flexion axis")
+    axis = _unit(axis)
+    if np.dot(np.cross(axis, d), bend_towards) < 0:
+        axis = -axis  # keep the anatomical direction even if the rest pose is bent the wrong way
+    up, dp = u - (u @ axis) * axis, d - (d @ axis) * axis
+    rest = float(np.arctan2(np.cross(up, dp) @ axis, up @ dp))
+    twist = _unit(dp)
+    return np.stack([axis, twist, np.cross(axis, twist)]), rest
+
+
+def palm_normal(wrist: np.ndarray, index1: np.ndarray, pinky1: np.ndarray, side: str) -> np.ndarray:
+    """Unit direction the palm faces (3,), from rest wrist / index / pinky knuckles (mirror-consistent)."""
+    n = np.cross(index1 - wrist, pinky1 - wrist)
+    return _unit(-n if side == "left" else n)
+
+
+def hinge_specs(rest_joints: np.ndarray, parents: np.ndarray, max_elbow_deg: float = 150.0,
+                max_knee_deg: float = 150.0, max_finger_deg: float = 100.0) -> dict[str, HingeSpec]:
+    """Hinge specs of elbows/knees ("body_pose") and non-thumb fingers ("left_hand_pose", "right_hand_pose").
+
+    rest_joints: (55,3) joints of the model at zero pose (any rest pose: SMPL-X T-pose, Anny A-pose);
+    parents: (55,) kinematic tree. Axes come from the rest bone directions, so they follow the model.
+    """
+    J = np.asarray(rest_joints, dtype=np.float64)
+    if J.shape[0] < 55:
+        raise ValueError(f"hinge_specs needs the 55 SMPL-X joints, got {J.shape}")
+    body_j, body_f, body_r, body_m = [], [], [], []
+    for side in ("left", "right"):
+        for joint, child, toward, max_deg in ((_ELBOW[side], _WRIST[side], _FORWARD, max_elbow_deg),
+                                              (_KNEE[side], _ANKLE[side], -_FORWARD, max_knee_deg)):
+            frame, rest = hinge_frame(J[joint] - J[parents[joint]], J[child] - J[joint], toward)
+            body_j.append(joint - BODY_POSE_JOINT_OFFSET), body_f.append(frame), body_r.append(rest)
+            body_m.append(np.radians(max_deg))
+    specs = {"body_pose": HingeSpec(tuple(body_j), np.stack(body_f), np.array(body_r), np.array(body_m))}
+    for side in ("left", "right"):
+        base = _HAND_BASE[side]
+        palm = palm_normal(J[_WRIST[side]], J[base], J[base + 6], side)  # index1, pinky1
+        fj, ff, fr = [], [], []
+        for finger in range(4):  # index, middle, pinky, ring: three joints each
+            for k in range(3):
+                joint = base + 3 * finger + k
+                prox = J[joint] - J[parents[joint]]
+                dist = J[joint + 1] - J[joint] if k < 2 else prox  # the tip is no joint: continue the bone
+                frame, rest = hinge_frame(prox, dist, palm, use_plane=False)
+                fj.append(3 * finger + k), ff.append(frame), fr.append(rest)
+        specs[f"{side}_hand_pose"] = HingeSpec(tuple(fj), np.stack(ff), np.array(fr),
+                                               np.full(len(fj), np.radians(max_finger_deg)))
+    return specs
+
+
+def hinge_components(pose: torch.Tensor, spec: HingeSpec) -> torch.Tensor:
+    """(flexion, twist, side) components (B,L,3) of the hinge joints of ``pose`` (B,J,3)."""
+    joints, frames, _, _ = spec.tensors(pose)
+    return torch.einsum("blk,lck->blc", pose[:, joints], frames)
+
+
+def hinge_limit_penalty(pose: torch.Tensor, spec: HingeSpec, margin: float = 0.0) -> torch.Tensor:
+    """Squared hinge on flexion outside [-rest, max - rest] (+- ``margin`` rad); pose (B,J,3) -> (B,).
+
+    Zero for every anatomically valid bend, whatever the model's rest pose; grows quadratically for
+    hyperextension or over-flexion.
+    """
+    _, _, rest, top = spec.tensors(pose)
+    flex = hinge_components(pose, spec)[..., 0]
+    low = torch.relu(-(flex + rest) - margin)
+    high = torch.relu(flex - (top - rest) - margin)
+    return (low.pow(2) + high.pow(2)).sum(dim=1)
+
+
+def hinge_gradient_projector(spec: HingeSpec, joints_in_block: int) -> torch.Tensor:
+    """(J,3,3) per-joint matrices keeping only the flexion direction of hinge joints (identity elsewhere).
+
+    Used as a gradient hook (g[j] <- g[j] @ P[j]) so a pass can bend hinges about their axis only.
+    """
+    P = torch.eye(3).repeat(joints_in_block, 1, 1)
+    for j, frame in zip(spec.joints, spec.frames):
+        a = torch.as_tensor(frame[0], dtype=torch.float32)
+        P[j] = torch.outer(a, a)
+    return P
+
+
+def body_pose_prior(pose: torch.Tensor, sigmas: torch.Tensor, spec: HingeSpec,
+                    hinge_sigmas: tuple[float, float, float] = (1.0, 0.5, 0.2)) -> torch.Tensor:
+    """Diagonal Gaussian pose prior with hinge joints measured in their anatomical frame; (B,21,3) -> (B,).
+
+    Non-hinge joints use ``sigmas`` (21,3) on the raw axis-angle components (rest-centred). Hinge joints
+    use ``hinge_sigmas`` for (flexion, twist, side): flexion wide, twist (forearm pronation / knee rotation)
+    medium, sideways bending tight — this is what makes an elbow a hinge for any rest pose.
+    """
+    sig = sigmas.to(pose).clone()
+    joints = list(spec.joints)
+    keep = torch.ones(pose.shape[1], 1, dtype=pose.dtype, device=pose.device)
+    keep[joints] = 0.0
+    loss = ((pose / sig[None]).pow(2) * keep[None]).sum(dim=(1, 2))
+    comp = hinge_components(pose, spec)
+    hs = pose.new_tensor(hinge_sigmas)
+    return loss + (comp / hs).pow(2).sum(dim=(1, 2))
