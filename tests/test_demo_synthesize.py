@@ -173,3 +173,11 @@ def test_synthesize_then_decode_keeps_count_and_size(demo, tmp_path):
     assert meta["transform"]["scale"] == pytest.approx(1.0)
     first = np.array(Image.open(decoded[0])).astype(float)
     assert np.abs(first - frames[0]).mean() < 3.0
+
+
+def test_gestures_happen_in_front_of_the_body(demo):
+    # SMPL-X world: the body faces +z. Conversational gestures bring the hands forward; elbows never swing behind.
+    joints = np.load(demo / "a" / "ava" / "gt" / "joints3d.npy")
+    shoulders, elbows, wrists = joints[:, [16, 17], 2], joints[:, [18, 19], 2], joints[:, [20, 21], 2]
+    assert (elbows - shoulders).min() > -0.03
+    assert (wrists - shoulders).mean() > 0.05

@@ -15,16 +15,16 @@ from scipy.spatial.transform import Rotation
 
 from talkinnerf.demo import signals
 
-# Arm key poses, degrees: (shoulder forward flexion, shoulder abduction (outwards), upper-arm inward rotation,
+# Arm key poses, degrees: (shoulder forward flexion (positive swings the arm forward), shoulder abduction (outwards), upper-arm inward rotation,
 # elbow flexion, wrist flexion), relative to the arm hanging at the side (the rig turns them into Anny bone
 # rotations from each bone's rest axes). Talking gestures move between them.
 ARM_KEYS = np.array([
     [0.0, 0.0, 0.0, 5.0, 0.0],       # rest, arm hanging
-    [-18.0, 2.0, 30.0, 85.0, 10.0],  # hands together in front of the belly
-    [-28.0, 22.0, -12.0, 65.0, -15.0],  # open-palm gesture out to the side
-    [-45.0, 8.0, 12.0, 100.0, 5.0],   # raised emphasis in front of the chest
-    [-32.0, 6.0, 18.0, 72.0, 0.0],    # explaining, forearm forward
-    [-12.0, -4.0, 40.0, 115.0, 15.0], # hand to chest
+    [18.0, 2.0, 30.0, 85.0, 10.0],   # hands together in front of the belly
+    [28.0, 22.0, -12.0, 65.0, -15.0],  # open-palm gesture out to the side
+    [45.0, 8.0, 12.0, 100.0, 5.0],   # raised emphasis in front of the chest
+    [32.0, 6.0, 18.0, 72.0, 0.0],    # explaining, forearm forward
+    [12.0, -4.0, 40.0, 115.0, 15.0], # hand to chest
 ])
 ARM_KEY_WEIGHTS = np.array([0.22, 0.2, 0.16, 0.12, 0.2, 0.1])
 
