@@ -39,6 +39,7 @@ def test_markdown_shows_na_and_scaled_lpips(tmp_path):
     _metrics(tmp_path, "b", "s1", [20.0])
     md = to_markdown(summarise_settings(tmp_path, ["a", "b"], ["s1"]))
     assert "lpips*" in md and "125.000" in md and "n/a" in md
+    assert "| a | s1 | 1 | 20.000 |" in md  # frame counts print as integers
 
 
 def test_missing_evaluation_names_subject(tmp_path):
@@ -54,5 +55,6 @@ def test_concat_appends_mean_and_writes_atomically(tmp_path):
     assert list(table.subject) == ["x", "y", "mean"]
     assert table.matte_iou.iloc[-1] == pytest.approx(0.8)
     write_table(table, tmp_path / "out.csv", tmp_path / "out.md")
+    assert "| mean | 0.800 |" in (tmp_path / "out.md").read_text()
     assert pd.read_csv(tmp_path / "out.csv").shape == (3, 2)
     assert not list(tmp_path.glob(".out*"))  # no temp files left behind

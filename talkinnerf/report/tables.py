@@ -50,12 +50,16 @@ def to_markdown(table: pd.DataFrame, floatfmt: str = ".3f") -> str:
     shown = shown.rename(columns={c: c.replace("lpips", "lpips*") for c in shown.columns if c.startswith("lpips")})
     header = "| " + " | ".join(shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
+    # counts (e.g. frames) stay integers even after a mean row made the column float
+    integral = {c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c])
+                and np.allclose(shown[c].dropna() % 1, 0)}
     lines = [header, rule]
     for _, row in shown.iterrows():
         cells = []
-        for value in row:
+        for col, value in row.items():
             if isinstance(value, (float, np.floating)):
-                cells.append("n/a" if np.isnan(value) else format(value, floatfmt))
+                fmt = ".0f" if col in integral else floatfmt
+                cells.append("n/a" if np.isnan(value) else format(value, fmt))
             else:
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
