@@ -15,6 +15,7 @@ import pandas as pd
 from talkinnerf.io import atomic_path
 
 # Display order of metrics (the paper's: PSNR, SSIM, LPIPS* = LPIPS x 1e3, for full / face / hands).
+COUNT_COLUMNS = {"frames"}
 METRIC_ORDER = ["psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face", "psnr_hands", "ssim_hands",
                 "lpips_hands"]
 
@@ -50,9 +51,8 @@ def to_markdown(table: pd.DataFrame, floatfmt: str = ".3f") -> str:
     shown = shown.rename(columns={c: c.replace("lpips", "lpips*") for c in shown.columns if c.startswith("lpips")})
     header = "| " + " | ".join(shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
-    # counts (e.g. frames) stay integers even after a mean row made the column float
-    integral = {c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c])
-                and np.allclose(shown[c].dropna() % 1, 0)}
+    # counts stay integers even after a mean row made the column float
+    integral = {c for c in shown.columns if c in COUNT_COLUMNS or pd.api.types.is_integer_dtype(shown[c])}
     lines = [header, rule]
     for _, row in shown.iterrows():
         cells = []
