@@ -84,3 +84,16 @@ def test_lpips_built_when_weights_present(tmp_path, monkeypatch):
     out = TalkinLoss(LossWeights(1, 0, 0), False, module)(torch.zeros(2, 4, 4, 3), torch.ones(2, 4, 4, 3),
                                                           torch.zeros(0, 5), torch.zeros(0, dtype=torch.long))
     assert math.isclose(float(out["lpips"]), 1.0)
+
+
+def test_mse_takes_the_lpips_weight_when_lpips_is_off():
+    from talkinnerf.train.trainer import TrainConfig, effective_loss_weights
+
+    cfg = TrainConfig(loss_lpips=1.0, loss_mse=0.2, loss_ce=0.05)
+    on = effective_loss_weights(cfg, lpips_on=True)
+    assert (on.lpips, on.mse, on.ce) == (1.0, 0.2, 0.05)
+    off = effective_loss_weights(cfg, lpips_on=False)
+    assert off.lpips == 0.0 and math.isclose(off.mse, 1.2) and off.ce == 0.05
+    kept = effective_loss_weights(TrainConfig(mse_takes_lpips_weight=False), lpips_on=False)
+    assert kept.lpips == 0.0 and math.isclose(kept.mse, 0.2)
+

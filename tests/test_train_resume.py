@@ -57,6 +57,6 @@ def test_lr_decays_to_rate_over_decay_steps(tmp_path):
     fit(["a"], tmp_path / "r", tmp_path / "o", cfg, model_factory=StandInNeRF)
     ck = load_checkpoint(tmp_path / "o" / "checkpoints" / "latest.pt")
     lrs = [g["lr"] for g in ck["optimizer"]["param_groups"]]
-    assert all(abs(lr - 5e-4 * 0.1) < 1e-12 for lr in lrs)
+    assert all(abs(lr - cfg.lr * 0.1) < 1e-12 for lr in lrs)
     meta = json.loads((tmp_path / "o" / "meta.json").read_text())
     assert meta["lpips"] == "off: disabled by option" and meta["status"] == "done"

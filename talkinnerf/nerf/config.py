@@ -42,10 +42,11 @@ class ModelConfig:
 
     # --- D_r: blend-weight volume decoded by transposed 3D convs (HumanNeRF: latent 256 -> 32^3) ---------------------
     volume_latent: int = 32
-    volume_size: int = 16             # power of two >= 8
+    volume_size: int = 32             # power of two >= 8 (16^3 blurs the skinning: -0.4 dB in the demo)
     volume_channels: int = 16         # channels of the first (4^3) decoder level
     bbox_padding: float = 0.1         # fraction of the canonical bbox extent added on every side
-    prior_sigma: float = 0.05         # metres: width of the Gaussian bone prior added (in log space) to the volume
+    canonical_arm_raise: float = 0.0  # radians the shoulders raise the arms in the canonical pose (0: zero pose)
+    prior_sigma: float = 0.035        # metres: width of the Gaussian bone prior added (in log space) to the volume
 
     # --- pose refinement (HumanNeRF: 4 x 256, kick-in 20k) ----------------------------------------------------------
     pose_refine: bool = True
@@ -57,6 +58,8 @@ class ModelConfig:
     samples_per_ray: int = 32
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     background_logit: float = 10.0    # logit of class 0 carried by the ray's transmittance past its last sample
+    density_scale: float = 40.0       # density (1/m) = density_scale * softplus(raw + density_bias): opaque
+    density_bias: float = -1.0        # surfaces at raw ~ 2 (not ~ 100); alpha ~ 0.2 per 2 cm sample at init
     density_noise: float = 0.0        # std of noise added to raw density while training (NeRF regulariser)
 
     # --- optimisation ----------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from talkinnerf.nerf.fields import OffsetField, PoseRefiner, RadianceField
 from talkinnerf.nerf.weights import (WeightVolumeDecoder, bone_log_prior, padded_bbox, query_joint_weights,
                                      voxel_centres)
 
+CANONICAL_JOINT_MARGIN = 0.1  # metres the canonical bbox reaches beyond moved joints (fingertips, limb radius)
 MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
 
 
@@ -157,8 +158,31 @@ class TalkinNeRF(nn.Module):
             rots = torch.cat([rots, extra])
         glob, posed = sk.forward_kinematics(rots, cond.canonical_joints[:num], cond.parents[:num])
         idx = torch.tensor(self.skinned, device=glob.device)
-        rot, t = sk.inverse_transforms(glob[idx], cond.canonical_joints[idx], posed[idx])
+        canon = self.canonical_skeleton(cond)
+        can_rot = None if canon["rotations"] is None else canon["rotations"][idx]
+        rot, t = sk.inverse_transforms(glob[idx], canon["joints"][idx], posed[idx], can_rot)
         return {"global_rotations": glob, "posed_joints": posed, "inv_rot": rot, "inv_t": t}
+
+    @torch.no_grad()
+    def canonical_skeleton(self, cond: FrameConditioning) -> dict[str, torch.Tensor | None]:
+        """The canonical pose of this subject: joints (55,3), global rotations (55,3,3) (None for the zero pose)
+        and the unpadded canonical bbox (2,3).
+
+        With ``cfg.canonical_arm_raise`` the arms are raised at the shoulders (towards HumanNeRF's T-like
+        canonical pose) so that arms and torso lie in different voxels of the weight volume; the bbox is the
+        zero-pose mesh bbox grown to cover the moved joints plus ``CANONICAL_JOINT_MARGIN``.
+        """
+        if self.cfg.canonical_arm_raise == 0.0:
+            return {"joints": cond.canonical_joints, "rotations": None, "bbox": cond.canonical_bbox}
+        joints = cond.canonical_joints
+        local = sk.canonical_pose_rotations(len(joints), self.cfg.canonical_arm_raise, joints.dtype, joints.device)
+        glob, moved = sk.forward_kinematics(local, joints, cond.parents)
+        arms = moved[(moved - joints).norm(dim=-1) > 1e-6]          # the joints the canonical pose moved
+        if len(arms) == 0:
+            arms = moved
+        bbox = torch.stack([torch.minimum(cond.canonical_bbox[0], arms.min(0).values - CANONICAL_JOINT_MARGIN),
+                            torch.maximum(cond.canonical_bbox[1], arms.max(0).values + CANONICAL_JOINT_MARGIN)])
+        return {"joints": moved, "rotations": glob, "bbox": bbox}
 
     def weight_volume_softmax(self, cond: FrameConditioning, bbox: torch.Tensor) -> torch.Tensor:
         """Blend-weight volume (K+1,S,S,S) over ``bbox``: softmax(decoded + log bone prior of this subject)."""
@@ -167,12 +191,13 @@ class TalkinNeRF(nn.Module):
     @torch.no_grad()
     def _bone_prior(self, cond: FrameConditioning, bbox: torch.Tensor) -> torch.Tensor:
         # The prior depends only on the subject's skeleton: cache it per subject (a handful of entries).
-        key = (cond.canonical_joints.detach().cpu().numpy().tobytes(), bbox.detach().cpu().numpy().tobytes(),
+        joints = self.canonical_skeleton(cond)["joints"]
+        key = (joints.detach().cpu().numpy().tobytes(), bbox.detach().cpu().numpy().tobytes(),
                tuple(cond.parents.tolist()),
                str(bbox.device))
         prior = self._prior_cache.get(key)
         if prior is None:
-            prior = bone_log_prior(voxel_centres(bbox, self.cfg.volume_size), cond.canonical_joints, cond.parents,
+            prior = bone_log_prior(voxel_centres(bbox, self.cfg.volume_size), joints, cond.parents,
                                    self.skinned, self.cfg.prior_sigma)
             if len(self._prior_cache) >= 64:
                 self._prior_cache.pop(next(iter(self._prior_cache)))
@@ -203,7 +228,7 @@ class TalkinNeRF(nn.Module):
 
         # --- D_r: inverse LBS with blend weights looked up at each joint's back-transformed point ---------------
         skel = self.pose_skeleton(cond, step)
-        bbox = padded_bbox(cond.canonical_bbox, cfg.bbox_padding)
+        bbox = padded_bbox(self.canonical_skeleton(cond)["bbox"], cfg.bbox_padding)
         volume = self.weight_volume_softmax(cond, bbox)
         # First find the active samples without autograd (most samples are empty space), then redo the lookup
         # with autograd for the active ones only: the 3D grid_sample backward is the costliest op of the model.
@@ -259,11 +284,13 @@ class TalkinNeRF(nn.Module):
         out["x_canonical"] = full(x_c)
         return out
 
-    @staticmethod
-    def _density(raw: torch.Tensor, noise: float) -> torch.Tensor:
+    def _density(self, raw: torch.Tensor, noise: float) -> torch.Tensor:
+        """Density (1/m) = density_scale * softplus(raw + density_bias). Softplus, not ReLU: no dead samples at
+        initialisation. The scale puts an opaque surface (sigma ~ 100/m over a ~2 cm sample spacing) at raw ~ 2
+        instead of raw ~ 100, which the MLP head would need thousands of Adam steps to reach (foggy renders)."""
         if noise > 0:
             raw = raw + noise * torch.randn_like(raw)
-        return torch.nn.functional.softplus(raw)  # softplus, not ReLU: no dead samples at initialisation
+        return self.cfg.density_scale * torch.nn.functional.softplus(raw + self.cfg.density_bias)
 
     def _route_face(self, x_c, classes, rgb, raw, cond, ident):
         """Head-classified samples: F_face(x_c, e, i) replaces colour and density."""

@@ -13,6 +13,7 @@ import torch
 
 # SMPL-X joint layout: 0..21 body, 22 jaw, 23/24 eyes, 25..39 left hand, 40..54 right hand.
 NUM_BODY_JOINTS = 22
+LEFT_SHOULDER, RIGHT_SHOULDER = 16, 17
 JAW_JOINT = 22
 LEFT_HAND_JOINTS = tuple(range(25, 40))
 RIGHT_HAND_JOINTS = tuple(range(40, 55))
@@ -59,13 +60,17 @@ def forward_kinematics(rotations: torch.Tensor, joints: torch.Tensor, parents: t
     return torch.stack(glob), torch.stack(pos)
 
 
-def inverse_transforms(global_rotations: torch.Tensor, rest_joints: torch.Tensor, posed_joints: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def inverse_transforms(global_rotations: torch.Tensor, rest_joints: torch.Tensor, posed_joints: torch.Tensor,
+                       canonical_rotations: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-joint observation -> canonical maps (R_k, t_k) of paper eq. 3: x_c = R_k x + t_k.
 
     global_rotations (K,3,3), rest_joints (K,3), posed_joints (K,3) -> R (K,3,3), t (K,3).
+    ``canonical_rotations`` (K,3,3): global rotations of a canonical pose other than the zero pose, whose joints
+    are then ``rest_joints``: R_k = Gc_k Rg_k^T (undo the observed pose, then apply the canonical one).
     """
     rot = global_rotations.transpose(-1, -2)
+    if canonical_rotations is not None:
+        rot = canonical_rotations @ rot
     t = rest_joints - (rot @ posed_joints[..., None])[..., 0]
     return rot, t
 
@@ -99,4 +104,14 @@ def full_local_rotations(poses_body: torch.Tensor, jaw: torch.Tensor, hands: tor
     """
     aa = torch.cat([poses_body.reshape(22, 3), jaw.reshape(1, 3), torch.zeros_like(poses_body[:2]),
                     hands.reshape(30, 3)], dim=0)
+    return rodrigues(aa)
+
+
+def canonical_pose_rotations(num_joints: int, arm_raise: float, dtype: torch.dtype = torch.float32,
+                             device: torch.device | str = "cpu") -> torch.Tensor:
+    """Local rotations (num_joints,3,3) of the canonical pose: identity except the shoulders, turned by
+    ``arm_raise`` radians about z so both arms rise away from the torso (SMPL-X's left side is +x)."""
+    aa = torch.zeros(num_joints, 3, dtype=dtype, device=device)
+    aa[LEFT_SHOULDER, 2] = arm_raise
+    aa[RIGHT_SHOULDER, 2] = -arm_raise
     return rodrigues(aa)

@@ -19,8 +19,8 @@ from torch import nn
 
 from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.train.data import load_subject
-from talkinnerf.train.trainer import (MODEL_FORMAT, TrainConfig, default_model_factory, run_training,
-                                      seed_everything, setup_runtime)
+from talkinnerf.train.trainer import (MODEL_FORMAT, TrainConfig, default_model_factory, model_config_from_file,
+                                      run_training, seed_everything, setup_runtime)
 
 
 @dataclass
@@ -96,7 +96,7 @@ def finetune(base: str | Path, subject: str, seconds: float, data_root: str | Pa
     state = torch.load(base, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
         raise ValueError(f"{base} is not a talkinnerf model file")
-    model_cfg = ModelConfig(**dict(state["model_config"]))
+    model_cfg = model_config_from_file(state["model_config"])
     if cfg.background is not None:
         model_cfg = dataclasses.replace(model_cfg, background=tuple(cfg.background))
     cfg = dataclasses.replace(cfg, model=model_cfg)
