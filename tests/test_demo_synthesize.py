@@ -181,3 +181,10 @@ def test_gestures_happen_in_front_of_the_body(demo):
     shoulders, elbows, wrists = joints[:, [16, 17], 2], joints[:, [18, 19], 2], joints[:, [20, 21], 2]
     assert (elbows - shoulders).min() > -0.03
     assert (wrists - shoulders).mean() > 0.05
+
+
+def test_synthesis_leaves_autograd_on(demo):
+    # the demo runs Anny without gradients, but must not switch them off for the rest of the process
+    import torch
+
+    assert torch.is_grad_enabled()

@@ -26,9 +26,7 @@ def anny_model():
     import warnings
 
     import anny
-    import torch
 
-    torch.set_grad_enabled(False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return anny.Anny(facial_actions="all")
@@ -128,6 +126,14 @@ def arm_rotations(params: np.ndarray, twist: np.ndarray, side: str, rest_bones: 
 
 
 def pose_sequence(perf: Performance, phenotype: dict[str, float]) -> PosedSequence:
+    """Run Anny over every frame of ``perf`` for the identity ``phenotype`` (Anny's origin: the pelvis)."""
+    import torch
+
+    with torch.no_grad():  # local, never the process-wide switch: callers may train models afterwards
+        return _pose_sequence(perf, phenotype)
+
+
+def _pose_sequence(perf: Performance, phenotype: dict[str, float]) -> PosedSequence:
     """Run Anny over every frame of ``perf`` for the identity ``phenotype`` (Anny's origin: the pelvis)."""
     import torch
     from scipy.spatial.transform import Rotation
