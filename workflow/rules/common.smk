@@ -1,16 +1,23 @@
 # Subjects, paths and option helpers shared by every rule file.
 
 import re
+import sys
 
 VIDEO_EXTENSIONS = ("mp4", "mov", "mkv", "avi", "webm")
 R = config["results_dir"]
 RES = config["resources_dir"]
-PY = "talkinnerf"  # the console script every rule calls
+# Every rule calls the talkinnerf CLI with the interpreter running Snakemake, so `.venv/bin/snakemake` works
+# without activating the venv.
+PY = f"{sys.executable} -m talkinnerf"
 # Multi-GPU training (clusters): the train rule runs under torchrun with one process per GPU.
 TRAIN_GPUS = int(config.get("train_gpus", 0))
 # On a CPU one thread per training job is faster than two contending ones (docs/model.md); config sets it.
 TRAIN_THREADS = int((config.get("train") or {}).get("threads") or workflow.cores)
-TRAIN_LAUNCHER = f"torchrun --standalone --nproc_per_node {TRAIN_GPUS} -m talkinnerf" if TRAIN_GPUS > 1 else PY
+TRAIN_LAUNCHER = (
+    f"{sys.executable} -m torch.distributed.run --standalone --nproc_per_node {TRAIN_GPUS} -m talkinnerf"
+    if TRAIN_GPUS > 1
+    else PY
+)
 
 
 def _user_videos():
