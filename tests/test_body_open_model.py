@@ -10,16 +10,8 @@ smplx = pytest.importorskip("smplx")
 from talkinnerf.body.anny_map import openpose_from_anny, smplx_joints_from_anny  # noqa: E402
 from talkinnerf.body.joints import JOINT_INDEX  # noqa: E402
 from talkinnerf.body.model import load_body_model  # noqa: E402
-from talkinnerf.body.open_model import OpenModelOptions, write_open_model  # noqa: E402
 from talkinnerf.body.openpose import openpose_from_smplx  # noqa: E402
 from talkinnerf.body.parts import vertex_part_labels  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def open_model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("body") / "SMPLX_OPEN.npz"  # name smplx.create can parse
-    write_open_model(path, OpenModelOptions(num_shape_samples=60, regressor_samples=12))
-    return path
 
 
 @pytest.fixture(scope="session")

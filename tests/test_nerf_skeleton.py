@@ -109,15 +109,11 @@ def test_check_parents_rejects_unsorted_tree():
     sk.check_parents(PARENTS, 55)
 
 
-OPEN_MODEL = "resources/body/SMPLX_OPEN_TALKINNERF.npz"
-
-
-@pytest.mark.skipif(not __import__("pathlib").Path(OPEN_MODEL).is_file(), reason="open body model not built")
-def test_fk_and_lbs_match_smplx():
+def test_fk_and_lbs_match_smplx(open_model_path):
     """Our FK over all 55 joints and LBS with smplx's weights reproduce smplx's posed joints and vertices."""
     from talkinnerf.body.model import load_body_model
 
-    model = load_body_model(OPEN_MODEL)
+    model = load_body_model(open_model_path)
     gen = torch.Generator().manual_seed(0)
     pose, hands, jaw = (0.4 * torch.randn(22, 3, generator=gen), 0.3 * torch.randn(90, generator=gen),
                         0.2 * torch.randn(3, generator=gen))
