@@ -10,7 +10,8 @@ from test_train_standin import StandInNeRF, make_subject
 
 
 def _cfg(**kw):
-    cfg = TrainConfig(iterations=6, patches=2, patch_size=8, checkpoint_every=3, log_every=1, progress=False,
+    kw.setdefault("iterations", 6)
+    cfg = TrainConfig(patches=2, patch_size=8, checkpoint_every=3, log_every=1, progress=False,
                       lpips=False, tensorboard=False, threads=1, seed=3, **kw)
     cfg.model.samples_per_ray = 8
     return cfg
@@ -60,3 +61,24 @@ def test_lr_decays_to_rate_over_decay_steps(tmp_path):
     assert all(abs(lr - cfg.lr * 0.1) < 1e-12 for lr in lrs)
     meta = json.loads((tmp_path / "o" / "meta.json").read_text())
     assert meta["lpips"] == "off: disabled by option" and meta["status"] == "done"
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
+    # a changed option (here: iterations, which also rescales the schedules) must retrain from scratch,
+    # giving what a fresh run with the new options gives, never a mix of the two runs
+    import pytest
+
+    make_subject(tmp_path / "r", "a", size=24, frames=4)
+    fit(["a"], tmp_path / "r", tmp_path / "o", _cfg(), model_factory=StandInNeRF)
+    fit(["a"], tmp_path / "r", tmp_path / "fresh", _cfg(iterations=8), model_factory=StandInNeRF)
+    with pytest.warns(UserWarning, match="different training configuration"):
+        summary = fit(["a"], tmp_path / "r", tmp_path / "o", _cfg(iterations=8), model_factory=StandInNeRF)
+    assert summary["steps_run"] == 8
+    a, *_ = load_model(tmp_path / "o" / "model.pt", model_factory=StandInNeRF)
+    b, *_ = load_model(tmp_path / "fresh" / "model.pt", model_factory=StandInNeRF)
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+    # options that only change logging/scheduling on the machine still resume
+    cfg = _cfg(iterations=8)
+    cfg.log_every = 2
+    assert fit(["a"], tmp_path / "r", tmp_path / "o", cfg, model_factory=StandInNeRF)["steps_run"] == 0

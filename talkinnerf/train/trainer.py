@@ -9,6 +9,8 @@ resumed from ``checkpoints/latest.pt`` is bit-identical (on CPU) to an uninterru
 from __future__ import annotations
 
 import dataclasses
+import json
+import warnings
 import math
 import os
 import random
@@ -197,6 +199,17 @@ class Distributed:
         return self.rank == 0
 
 
+# Options that change how a run is logged or scheduled on the machine, not what it computes.
+_NOT_IN_FINGERPRINT = ("progress", "threads", "checkpoint_every", "keep_checkpoints", "log_every", "tensorboard",
+                       "frame_cache", "device")
+
+
+def run_fingerprint(cfg: TrainConfig, identity_names: list[str]) -> str:
+    """What a checkpoint must match to be resumed: every option that changes the result, and the subjects."""
+    options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IN_FINGERPRINT}
+    return json.dumps({"options": options, "identities": list(identity_names)}, sort_keys=True, default=str)
+
+
 def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig, out: str | Path,
                  meta: dict[str, Any], param_groups: list[dict], gen: torch.Generator, device: torch.device,
                  identity_names: list[str], stop_at: int | None = None,
@@ -217,8 +230,17 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: cfg.decay_rate ** (s / decay_steps))
     start = 0
+    fingerprint = run_fingerprint(cfg, identity_names)
     if (ckpt_dir / LATEST).is_file():
-        start = restore(load_checkpoint(ckpt_dir / LATEST, device), model, optimizer, scheduler, gen)
+        state = load_checkpoint(ckpt_dir / LATEST, device)
+        if state.get("extra", {}).get("fingerprint") == fingerprint:
+            start = restore(state, model, optimizer, scheduler, gen)
+        else:
+            # a checkpoint of another configuration (changed options or subjects): resuming would mix two runs
+            warnings.warn(f"{ckpt_dir / LATEST} was written by a different training configuration; "
+                          "starting from scratch", stacklevel=2)
+            for stale in ckpt_dir.glob("*.pt"):
+                stale.unlink()
 
     net: nn.Module = model
     if dist_info.world_size > 1:
@@ -274,7 +296,8 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         if progress is not None:
             progress.update(1)
         if dist_info.main and (done % cfg.checkpoint_every == 0 or done == end):
-            save_checkpoint(ckpt_dir, done, model, optimizer, scheduler, gen, keep=cfg.keep_checkpoints)
+            save_checkpoint(ckpt_dir, done, model, optimizer, scheduler, gen, keep=cfg.keep_checkpoints,
+                            extra={"fingerprint": fingerprint})
     seconds = time.perf_counter() - t0
     if progress is not None:
         progress.close()
