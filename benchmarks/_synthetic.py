@@ -18,6 +18,19 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
     return out
 
 
+def start_runtime(device_name: str, threads: int) -> torch.device:
+    """Thread count, device, and memory tracing on the CPU; prints what the figures were measured on."""
+    from talkinnerf.train.trainer import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = resolve_device(device_name)
+    if device.type == "cpu":
+        tracemalloc.start()
+    print(f"device={device} threads={torch.get_num_threads()}")
+    return device
+
+
 def model_config(size: str):
     from talkinnerf.nerf.config import ModelConfig
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _synthetic import model_config, peak_memory_mb  # noqa: E402
+from _synthetic import model_config, peak_memory_mb, start_runtime  # noqa: E402
 
 
 def bench(size: str, resolution: int, frames: int, chunk: int, device: torch.device) -> dict:
@@ -60,14 +59,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
-    from talkinnerf.train.trainer import resolve_device
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    if device.type == "cpu":
-        tracemalloc.start()
-    print(f"device={device} threads={torch.get_num_threads()}")
+    device = start_runtime(args.device, args.threads)
     for size in args.sizes:
         res = args.resolution or ((64 if size == "demo" else 32) if args.quick else (128 if size == "demo" else 512))
         r = bench(size, res, 1 if args.quick else args.frames, args.chunk, device)

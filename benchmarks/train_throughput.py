@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _synthetic import box_rays, model_config, peak_memory_mb  # noqa: E402
+from _synthetic import box_rays, model_config, peak_memory_mb, start_runtime  # noqa: E402
 
 # rays per iteration: demo = 4 patches of 16x16, paper = 6 patches of 32x32 (supp. B)
 RAYS = {"demo": 4 * 16 * 16, "paper": 6 * 32 * 32}
@@ -69,14 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
-    from talkinnerf.train.trainer import resolve_device
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    if device.type == "cpu":
-        tracemalloc.start()
-    print(f"device={device} threads={torch.get_num_threads()}")
+    device = start_runtime(args.device, args.threads)
     for size in args.sizes:
         rays = 1024 if (args.quick and size == "paper") else None    # paper size is ~15 s/it on a small CPU
         r = bench(size, 2 if args.quick else args.iterations, 1 if args.quick else 2, device, rays)
