@@ -18,14 +18,6 @@ OPENPOSE_KEYS = {"body": "pose_keypoints_2d", "left_hand": "hand_left_keypoints_
 DEPTH_TOLERANCE = {"body": 0.12, "left_hand": 0.025, "right_hand": 0.025, "face": 0.02}
 
 
-def project(points_world: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pinhole projection. points_world (...,3) -> (uv (...,2) pixels, z (...,) camera depth)."""
-    cam = points_world @ R.T + t
-    z = cam[..., 2]
-    uvw = cam @ K.T
-    return uvw[..., :2] / uvw[..., 2:3], z
-
-
 def visibility(uv: np.ndarray, z: np.ndarray, depth: np.ndarray, tolerance: float) -> np.ndarray:
     """(N,) bool: inside the image and not behind the rendered surface by more than ``tolerance`` metres.
 

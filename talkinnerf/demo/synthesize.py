@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from talkinnerf.camera import project
 from talkinnerf.demo.options import IdentityOptions, SynthesizeOptions
 
 
@@ -90,7 +91,7 @@ def synthesize(subject: str, out_video: str | Path, opts: SynthesizeOptions, ide
     regions = appearance.vertex_regions(model, seq.rest_vertices, rest_bones, identity)
     colors = appearance.vertex_colors(regions, seq.rest_vertices, identity)
     part_labels = appearance.vertex_part_labels(model)
-    feet_uv, _ = detector.project(rest_world[np.argmin(rest_world[:, 1])][None], cam.K, cam.R, cam.t)
+    feet_uv, _ = project(rest_world[np.argmin(rest_world[:, 1])][None], cam.K, cam.R, cam.t)
     background = appearance.backdrop(size, identity, floor_row=float(feet_uv[0, 1]) - 0.01 * size, seed=seed)
 
     frames = np.empty((n_frames, size, size, 3), np.uint8)
@@ -111,7 +112,7 @@ def synthesize(subject: str, out_video: str | Path, opts: SynthesizeOptions, ide
             Image.fromarray(r.labels).save(root / "gt" / "parts" / f"{i:06d}.png")
             dets = {}
             for g in detector.GROUPS:
-                uv, z = detector.project(op3d[g][i].astype(np.float64), cam.K, cam.R, cam.t)
+                uv, z = project(op3d[g][i].astype(np.float64), cam.K, cam.R, cam.t)
                 vis = detector.visibility(uv, z, r.depth, detector.DEPTH_TOLERANCE[g])
                 kp_uv[g][i], kp_vis[g][i] = uv, vis
                 dets[g] = detector.noisy_detections(uv, vis, g, opts.noise, noise_rng)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from talkinnerf.camera import project
 from talkinnerf.body.joints import JAW_INDEX, LEFT_EYE_INDEX, LEFT_HAND_START, RIGHT_EYE_INDEX, RIGHT_HAND_START
 
 HEAD_INDEX, LEFT_WRIST, RIGHT_WRIST = 15, 20, 21
@@ -17,13 +18,6 @@ LEFT_HAND_JOINTS = (LEFT_WRIST, *range(LEFT_HAND_START, LEFT_HAND_START + 15))
 RIGHT_HAND_JOINTS = (RIGHT_WRIST, *range(RIGHT_HAND_START, RIGHT_HAND_START + 15))
 
 Box = tuple[int, int, int, int]   # (r0, r1, c0, c1), end-exclusive
-
-
-def project(points: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(N,3) world -> (N,2) pixel (u, v); OpenCV convention of docs/contracts.md."""
-    cam = points @ R.T + t
-    uv = (cam / np.maximum(cam[:, 2:3], 1e-6)) @ K.T
-    return uv[:, :2]
 
 
 def centred_box(centre_uv: np.ndarray, side: int, size: int) -> Box | None:
@@ -42,7 +36,7 @@ def centred_box(centre_uv: np.ndarray, side: int, size: int) -> Box | None:
 def region_boxes(joints: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray, size: int,
                  face_frac: float = 0.16, hand_frac: float = 0.10) -> dict[str, Box | None]:
     """Boxes "face", "left_hand", "right_hand" for one frame. joints (55,3) posed world joints."""
-    uv = project(joints, K, R, t)
+    uv, _ = project(joints, K, R, t)
     face_side = int(round(face_frac * size))
     hand_side = int(round(hand_frac * size))
     return {

@@ -46,13 +46,13 @@ def labels_from_mesh_and_matte(mesh_labels: np.ndarray, matte: np.ndarray) -> np
 
 def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_path: Path, out_dir: Path,
                    opts: SegmentOptions) -> int:
-    import cv2
     import torch
 
     from talkinnerf.body.model import load_body_model
     from talkinnerf.body.parts import vertex_part_labels
     from talkinnerf.io import load_npz
     from talkinnerf.raster import rasterize
+    from talkinnerf.video.frames import read_image, write_gray_png
 
     fit = load_npz(smplx_path)
     count, size = fit["global_orient"].shape[0], int(fit["size"])
@@ -74,15 +74,16 @@ def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_pa
                     return_verts=True)
     verts = out.vertices.numpy()
     for i in range(count):
-        matte = cv2.imread(str(matte_dir / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
-        if matte is None:
-            raise FileNotFoundError(f"matte frame {matte_dir / f'{i:06d}.png'} is missing or unreadable")
+        matte_path = matte_dir / f"{i:06d}.png"
+        if not matte_path.is_file():
+            raise FileNotFoundError(f"matte frame {matte_path} is missing")
+        matte = read_image(matte_path, gray=True)
         if matte.shape != (size, size):
             raise ValueError(f"matte frame {i} of {matte_dir} is {matte.shape}, the fit says {size}x{size}")
         cam = verts[i] @ fit["R"][i].T + fit["t"][i]
         raster = rasterize(cam, faces, fit["K"][i], size, vertex_labels=labels_v, light=False)
         labels = labels_from_mesh_and_matte(raster.labels, matte >= opts.matte_threshold)
-        cv2.imwrite(str(out_dir / f"{i:06d}.png"), labels)
+        write_gray_png(out_dir / f"{i:06d}.png", labels)
     return count
 
 

@@ -25,14 +25,11 @@ ARMS_LABEL, HANDS_LABEL = 2, 3
 
 
 def _read_png(path: Path, subject: str, gray: bool) -> np.ndarray:
-    import cv2
+    from talkinnerf.video.frames import read_image
 
     if not path.is_file():
         raise FileNotFoundError(f"subject {subject}: missing {path}")
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"subject {subject}: cannot read image {path}")
-    return img if gray else img[:, :, ::-1].copy()
+    return read_image(path, gray)
 
 
 @dataclass
