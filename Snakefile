@@ -14,7 +14,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 # Second layer of validation: every stage section must build its typed options dataclass (catches typos in
 # keys that the JSON schema lets through) before any job runs.
-from talkinnerf.config_check import check_stage_sections  # noqa: E402
+from talkinnerf.config_check import check_stage_sections, setting_train_section  # noqa: E402
 
 check_stage_sections(config)
 

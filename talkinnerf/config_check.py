@@ -32,15 +32,20 @@ def options_class(section: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def setting_train_section(config: dict[str, Any], setting: str) -> dict[str, Any]:
+    """The `train` section with the model overrides of ``settings.<setting>`` applied."""
+    train = dict(config.get("train") or {})
+    train["model"] = {**(train.get("model") or {}), **(config["settings"][setting] or {})}
+    return train
+
+
 def check_stage_sections(config: dict[str, Any]) -> None:
     """Raise ValueError naming the section and key when a stage section does not fit its dataclass."""
     for section in STAGE_OPTIONS:
         from_dict(options_class(section), config.get(section) or {}, where=f"config section '{section}'")
     model_cls = options_class("train")
-    for setting, overrides in (config.get("settings") or {}).items():
-        train = dict(config.get("train") or {})
-        train["model"] = {**(train.get("model") or {}), **(overrides or {})}
-        from_dict(model_cls, train, where=f"config settings.{setting}")
+    for setting in config.get("settings") or {}:
+        from_dict(model_cls, setting_train_section(config, setting), where=f"config settings.{setting}")
     demo_cls = options_class("demo_render")
     demo = config.get("demo") or {}
     for entry in list(demo.get("subjects") or []) + list(demo.get("novel") or []):

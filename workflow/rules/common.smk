@@ -92,10 +92,8 @@ def body_model_path():
 
 
 def setting_options(setting):
-    """The train section with this setting's model overrides applied."""
-    train = json.loads(options("train"))
-    train["model"] = {**train.get("model", {}), **(config["settings"][setting] or {})}
-    return json.dumps(train, sort_keys=True)
+    """The train section with this setting's model overrides applied, as --options JSON."""
+    return json.dumps(setting_train_section(config, setting), sort_keys=True)
 
 
 def subject_data(subject):
