@@ -83,7 +83,7 @@ def test_finetune_identity_only(trained):
     finetune(trained / "m" / "model.pt", "b", 0.3, trained / "r", trained / "ft", cfg, model_factory=StandInNeRF)
     base, *_ = load_model(trained / "m" / "model.pt", model_factory=StandInNeRF)
     ft, cfg_ft, names, step = load_model(trained / "ft" / "model.pt", model_factory=StandInNeRF)
-    assert names == ["a", "b"] and step == 5
+    assert names == ["a", "b"] and step == 20 + 5   # fine-tuning continues the base model's 20 steps
     assert torch.equal(ft.mlp[0].weight, base.mlp[0].weight)            # frozen
     assert torch.equal(ft.identity.weight[0], base.identity.weight[0])  # other identity untouched
     assert not torch.allclose(ft.identity.weight[1], base.identity.weight[0])

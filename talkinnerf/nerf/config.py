@@ -39,6 +39,8 @@ class ModelConfig:
     hand_def_pe_bands: int = 6
     hand_def_kick_in: int = 0         # window starts opening here (D_hands is active from the start)
     hand_def_full_band: int = 4000
+    hands_kick_in: int = 0            # step from which hand-classified samples go to D_hands + F_hands (F_body before)
+    hands_from_body: bool = False     # at hands_kick_in F_hands starts as a copy of F_body (same depth/width needed)
 
     # --- D_r: blend-weight volume decoded by transposed 3D convs (HumanNeRF: latent 256 -> 32^3) ---------------------
     volume_latent: int = 32
@@ -86,6 +88,11 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.samples_per_ray must be >= 2, got {self.samples_per_ray}")
         if self.nr_full_band < self.nr_kick_in or self.hand_def_full_band < self.hand_def_kick_in:
             raise ValueError("ModelConfig: a *_full_band step must not precede its *_kick_in step")
+        if self.hands_from_body and not self.humannerf and (
+                (self.hands_depth, self.hands_width) != (self.field_depth, self.field_width)):
+            raise ValueError("ModelConfig.hands_from_body copies F_body into F_hands: hands_depth/hands_width "
+                             f"({self.hands_depth}/{self.hands_width}) must equal field_depth/field_width "
+                             f"({self.field_depth}/{self.field_width})")
 
     # ---------------------------------------------------------------------------------------------------------------
     @property

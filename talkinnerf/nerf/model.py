@@ -138,6 +138,25 @@ class TalkinNeRF(nn.Module):
         groups.insert(0, {"name": "fields", "params": rest, "lr": base_lr})
         return groups
 
+    @torch.no_grad()
+    def prepare_step(self, step: int) -> None:
+        """Called by the trainer before every training step (model steps). At ``hands_kick_in`` with
+        ``hands_from_body``, F_hands starts as a copy of F_body (its colour/density rows): hand samples, rendered by
+        F_body until then, keep their look across the switch, and F_hands refines them instead of learning the
+        hands from noise with the few samples a hand gets."""
+        cfg = self.cfg
+        if cfg.humannerf or not cfg.hands_from_body or step != cfg.hands_kick_in:
+            return
+        source = self.body.mlp.state_dict()
+        for field in (self.hands, self.hands_left, self.hands_right):
+            if field is None:
+                continue
+            for name, value in field.mlp.state_dict().items():
+                value.copy_(source[name][:value.shape[0]] if name.startswith("head.") else source[name])
+
+    def hands_active(self, step: int) -> bool:
+        return not self.cfg.humannerf and step >= self.cfg.hands_kick_in
+
     # ---------------------------------------------------------------------------------------------------------------
     def pose_skeleton(self, cond: FrameConditioning, step: int) -> dict[str, torch.Tensor]:
         """Posed skeleton of the frame: global rotations / posed joints of all joints FK reaches, and the per-joint
@@ -261,7 +280,8 @@ class TalkinNeRF(nn.Module):
         is_hand_a = torch.zeros_like(classes_a, dtype=torch.bool)
         if not cfg.humannerf:
             rgb_a, raw_a = self._route_face(x_c, classes_a, rgb_a, raw_a, cond, ident)
-            is_hand_a = classes_a == cfg.hands_class
+            if self.hands_active(step):
+                is_hand_a = classes_a == cfg.hands_class
             hand_rgb_a, hand_raw_a = self._route_hands(x_c, is_hand_a, hand_rgb_a, hand_raw_a, cond, ident, step)
         noise = cfg.density_noise if self.training else 0.0
         sig_a = self._density(raw_a, noise) * fg

@@ -123,4 +123,4 @@ def finetune(base: str | Path, subject: str, seconds: float, data_root: str | Pa
             "frames": data.train_frames, "identity_params": grown, "data_root": str(data_root),
             "config": dataclasses.asdict(cfg), "device": str(device)}
     return run_training(model, [data], cfg, out, meta, groups, gen, device, names + [subject], stop_at=stop_at,
-                        dist_info=dist_info)
+                        dist_info=dist_info, model_step_offset=int(state["step"]))

@@ -213,8 +213,12 @@ def run_fingerprint(cfg: TrainConfig, identity_names: list[str]) -> str:
 def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig, out: str | Path,
                  meta: dict[str, Any], param_groups: list[dict], gen: torch.Generator, device: torch.device,
                  identity_names: list[str], stop_at: int | None = None,
-                 dist_info: Distributed | None = None) -> dict[str, Any]:
+                 dist_info: Distributed | None = None, model_step_offset: int = 0) -> dict[str, Any]:
     """Optimise ``model`` for ``cfg.iterations`` steps, resuming from ``out/checkpoints/latest.pt``.
+
+    The model sees step ``model_step_offset + step`` (its kick-ins and windows): fine-tuning continues a trained
+    model's schedule instead of switching D_nr, pose refinement and the hand field off again. The sampling
+    schedule and the lr decay follow this run's own steps.
 
     ``stop_at`` ends the run early after that many iterations without writing model.pt (it simulates a
     killed job in tests). Returns a summary dict (also merged into ``out/meta.json``).
@@ -258,7 +262,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     background = torch.tensor(cfg.model.background, dtype=torch.float32)
     meta = {**meta, "lpips": lpips_status, "loss_weights": dataclasses.asdict(loss_fn.weights),
             "iterations": cfg.iterations, "decay_steps": decay_steps, "identities": identity_names,
-            "world_size": dist_info.world_size, "resumed_from": start}
+            "world_size": dist_info.world_size, "resumed_from": start, "model_step_offset": model_step_offset}
     if dist_info.main:
         write_json(out / "meta.json", {**meta, "status": "running"})
 
@@ -271,9 +275,13 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     model.train()
     t0 = time.perf_counter()
     last: dict[str, float] = {}
+    prepare_step = getattr(model, "prepare_step", None)
     for step in range(start, end):
+        model_step = model_step_offset + step
+        if prepare_step is not None:
+            prepare_step(model_step)
         batch = sample_batch(subjects, cfg, step, gen)
-        rgb, seg_logits, hit_idx = render_batch(net, batch, step, background, device)
+        rgb, seg_logits, hit_idx = render_batch(net, batch, model_step, background, device)
         n, p = cfg.patches, cfg.patch_size
         gt = batch["gt"].to(device)
         losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits,
@@ -309,7 +317,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     if dist_info.main:
         finished = end == cfg.iterations
         if finished:
-            save_model(out / "model.pt", model, cfg.model, identity_names, cfg.iterations,
+            save_model(out / "model.pt", model, cfg.model, identity_names, model_step_offset + cfg.iterations,
                        extra={"setting": meta.get("setting", "")})
         write_json(out / "meta.json", {**meta, **summary, "status": "done" if finished else "stopped"})
     return summary
