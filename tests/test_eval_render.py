@@ -99,3 +99,16 @@ def test_cli_fit_rejects_unknown_option(trained, capsys):
     rc = main(["train", "fit", "--subjects", "a", "--data-root", str(trained / "r"), "--out", str(trained / "x"),
                "--options", json.dumps({"iterationz": 3})])
     assert rc == 2 and "iterationz" in capsys.readouterr().err
+
+
+def test_finetune_continues_the_base_models_step_schedule(trained):
+    seen = []
+
+    class RecordingNeRF(StandInNeRF):
+        def prepare_step(self, step):
+            seen.append(step)
+
+    cfg = FinetuneConfig(iterations=3, patches=2, patch_size=16, progress=False, lpips=False, tensorboard=False)
+    finetune(trained / "m" / "model.pt", "b", 0.3, trained / "r", trained / "ft3", cfg, model_factory=RecordingNeRF)
+    assert seen == [20, 21, 22]        # the base model trained 20 steps: its kick-ins must not restart
+    assert json.loads((trained / "ft3" / "meta.json").read_text())["model_step_offset"] == 20

@@ -166,3 +166,33 @@ def test_from_smplx_reads_one_frame():
     assert cond.identity.item() == 1 and cond.expression.sum().item() == 10
     with pytest.raises(ValueError, match="frame 4"):
         FrameConditioning.from_smplx(params, 4, identity=0)
+
+
+def test_hand_warm_start_routes_hands_from_kick_in_with_f_hands_copied_from_f_body():
+    kick = 50
+    model = _model(hands_depth=4, hands_from_body=True, hands_kick_in=kick).train()
+    rays, cond = frontal_rays(512), synthetic_conditioning()
+    x = torch.rand(64, 3) - 0.5
+    ident = model.identity(torch.tensor(1))
+    # before the kick-in F_body renders hand samples: no hand pass, F_hands gets no gradient
+    _loss(model(*rays, cond, step=kick - 1)).backward()
+    assert all(p.grad is None for p in model.hands.parameters())
+    model.prepare_step(kick - 1)
+    assert not torch.allclose(model.hands(x, ident)[0], model.body(x, ident)[0])
+    model.prepare_step(kick)
+    hands_rgb, hands_raw, _ = model.hands(x, ident)
+    body_rgb, body_raw, _ = model.body(x, ident)
+    assert torch.allclose(hands_rgb, body_rgb) and torch.allclose(hands_raw, body_raw)
+    out = model.eval()(*rays, cond, step=kick)
+    assert out["hand_rays"].any()
+    # the copy happens once: later steps leave a trained F_hands alone
+    with torch.no_grad():
+        model.hands.mlp.head.bias.add_(1.0)
+    model.prepare_step(kick + 1)
+    assert not torch.allclose(model.hands(x, ident)[1], model.body(x, ident)[1])
+
+
+def test_hand_warm_start_needs_matching_field_sizes():
+    with pytest.raises(ValueError, match="hands_depth"):
+        ModelConfig(hands_from_body=True, hands_depth=3, field_depth=4)
+    ModelConfig(hands_from_body=True, hands_depth=3, field_depth=4, humannerf=True)   # no F_hands: nothing to copy

@@ -113,8 +113,21 @@ def effective_loss_weights(cfg: "TrainConfig", lpips_on: bool) -> LossWeights:
 
 
 # ------------------------------------------------------------------------------------------------- one iteration
+MAX_BATCH_DRAWS = 10
+
+
 def sample_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator) -> dict[str, Any]:
-    """Pick a frame and its patches; everything random comes from ``gen``."""
+    """Pick a frame and its patches; everything random comes from ``gen``. A draw whose rays all miss the body box
+    teaches nothing and, under DDP, would leave that rank without a backward pass while the others wait in the
+    gradient all-reduce: such draws are repeated (up to MAX_BATCH_DRAWS)."""
+    for _ in range(MAX_BATCH_DRAWS):
+        batch = _draw_batch(subjects, cfg, step, gen)
+        if bool(batch["hit"].any()):
+            break
+    return batch
+
+
+def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator) -> dict[str, Any]:
     subject = subjects[int(torch.randint(len(subjects), (1,), generator=gen))]
     frame = subject.train_frames[int(torch.randint(len(subject.train_frames), (1,), generator=gen))]
     hands, arms = part_shares(step, cfg.iterations, cfg.paper_iterations) if cfg.part_schedule else (0.0, 0.0)
