@@ -23,7 +23,7 @@ class ModelConfig:
     field_pe_bands: int = 6
     face_depth: int = 3
     face_width: int = 64
-    hands_depth: int = 3
+    hands_depth: int = 4              # = field_depth, so that hands_from_body can copy F_body
     hands_width: int = 64
 
     # --- D_nr: non-rigid offset MLP (paper: 6 x 128, skip at 4, PE 6 with truncated Hann window) --------------------
