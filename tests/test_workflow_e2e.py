@@ -100,3 +100,25 @@ def test_adding_a_video_adds_only_its_jobs(smoke_run):
     # every trained setting is evaluated on the newcomer; existing subjects' evaluations rerun with the new model
     assert jobs["evaluate_render"] == len(config["settings"]) * (len(config["demo"]["subjects"]) + 1)
     assert "demo_synthesize" not in jobs and "evaluate_preprocess" not in jobs
+
+
+def test_a_corrupt_video_fails_only_its_own_jobs(smoke_run):
+    # Runs last in this module: it leaves two drop-in subjects behind (the DAG is stale for them afterwards).
+    config = _config()
+    source = config["demo"]["subjects"][0]["name"]
+    videos = smoke_run / "data" / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    (videos / "broken.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    shutil.copy(smoke_run / "resources" / "demo" / f"{source}.mp4", videos / "good.mp4")
+    shutil.copytree(smoke_run / "resources" / "demo" / source / "openpose", videos / "good" / "openpose")
+    trained = (smoke_run / "results" / "models" / "talkinnerf" / "model.pt").read_bytes()
+    proc = snakemake(smoke_run, "--cores", "2", "--keep-going", configfile=SMOKE, timeout=900, check=False)
+    assert proc.returncode != 0
+    results = smoke_run / "results"
+    log = (results / "logs" / "decode" / "broken.log").read_text()
+    assert "broken.mp4" in log, log[-2000:]
+    assert not (results / "frames" / "broken").exists()        # nothing half-written
+    # the good newcomer's whole chain ran despite the broken one; training (needs every subject) did not
+    for path in ("frames/good", "matte/good", "smplx/good.npz", "parts/good", "splits/good.json"):
+        assert (results / path).exists(), path
+    assert (results / "models" / "talkinnerf" / "model.pt").read_bytes() == trained
