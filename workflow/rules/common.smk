@@ -115,3 +115,34 @@ def all_targets():
     if len(TRAIN_SUBJECTS) > 1 and config["animate"]:
         targets += [f"{R}/animate/{SETTINGS[0]}/{TRAIN_SUBJECTS[0]}_as_{TRAIN_SUBJECTS[1]}.mp4"]
     return targets
+
+
+# The package modules each rule runs. Their digest (talkinnerf.provenance) is one of the rule's params, so a
+# changed algorithm reruns the rule and everything downstream, as a changed option does; comments do not count.
+RULE_CODE = {
+    "body_model": ("body",),
+    "demo_synthesize": ("demo", "raster", "body", "camera.py", "video"),
+    "demo_contact_sheet": ("demo",),
+    "decode": ("video",),
+    "matte": ("preprocess/matte.py", "video"),
+    "keypoints": ("preprocess/keypoints.py",),
+    "fit": ("preprocess/fit.py", "preprocess/priors.py", "preprocess/smoothing.py", "body", "camera.py"),
+    "segment": ("preprocess/segment.py", "raster", "body"),
+    "split": ("preprocess/split.py",),
+    "evaluate_preprocess": ("evaluate/preprocess_accuracy.py",),
+    "train": ("nerf", "train"),
+    "finetune": ("nerf", "train"),
+    "evaluate_render": ("evaluate", "nerf", "train/data.py", "train/rays.py"),
+    "evaluate_novel": ("evaluate", "nerf", "train/data.py", "train/rays.py"),
+    "animate": ("evaluate", "nerf", "train/data.py", "train/rays.py"),
+    "report_quality": ("report",),
+    "report_novel": ("report",),
+    "report_preprocess": ("report",),
+}
+from talkinnerf.provenance import source_digest  # noqa: E402
+
+_CODE_DIGESTS = {rule: source_digest(parts) for rule, parts in RULE_CODE.items()}
+
+
+def code_version(rule):
+    return _CODE_DIGESTS[rule]

@@ -9,6 +9,8 @@ def demo_subject_options(wildcards):
 rule body_model:
     output:
         f"{RES}/body/SMPLX_OPEN_TALKINNERF.npz",
+    params:
+        code=code_version("body_model"),
     log:
         f"{R}/logs/body_model.log",
     benchmark:
@@ -26,6 +28,7 @@ rule demo_synthesize:
         gt=directory(f"{RES}/demo/{{subject}}/gt"),
         openpose=directory(f"{RES}/demo/{{subject}}/openpose"),
     params:
+        code=code_version("demo_synthesize"),
         options=demo_subject_options,
     log:
         f"{R}/logs/demo_synthesize/{{subject}}.log",
@@ -46,6 +49,7 @@ rule demo_contact_sheet:
     output:
         f"{R}/figures/demo_contact_sheet.png",
     params:
+        code=code_version("demo_contact_sheet"),
         subjects=" ".join(DEMO_SUBJECTS + DEMO_NOVEL),
     log:
         f"{R}/logs/demo_contact_sheet.log",

@@ -11,6 +11,7 @@ rule evaluate_render:
         compare=f"{R}/eval/{{setting}}/{{subject}}/compare.png",
         video=f"{R}/eval/{{setting}}/{{subject}}/render.mp4",
     params:
+        code=code_version("evaluate_render"),
         options=options("evaluate"),
         out=lambda w: f"{R}/eval/{w.setting}/{w.subject}",
     log:
@@ -34,6 +35,7 @@ use rule evaluate_render as evaluate_novel with:
         compare=f"{R}/eval/novel_{{secs}}s/{{subject}}/compare.png",
         video=f"{R}/eval/novel_{{secs}}s/{{subject}}/render.mp4",
     params:
+        code=code_version("evaluate_novel"),
         options=options("evaluate"),
         out=lambda w: f"{R}/eval/novel_{w.secs}s/{w.subject}",
     log:
@@ -52,6 +54,8 @@ rule evaluate_preprocess:
         parts=f"{R}/parts/{{subject}}",
     output:
         f"{R}/eval/preprocess/{{subject}}.csv",
+    params:
+        code=code_version("evaluate_preprocess"),
     log:
         f"{R}/logs/evaluate_preprocess/{{subject}}.log",
     benchmark:
@@ -71,6 +75,7 @@ rule animate:
     output:
         f"{R}/animate/{{setting}}/{{subject}}_as_{{driver}}.mp4",
     params:
+        code=code_version("animate"),
         options=options("animation"),
     log:
         f"{R}/logs/animate/{{setting}}/{{subject}}_as_{{driver}}.log",

@@ -7,6 +7,7 @@ rule decode:
     output:
         directory(f"{R}/frames/{{subject}}"),
     params:
+        code=code_version("decode"),
         options=options("decode"),
     log:
         f"{R}/logs/decode/{{subject}}.log",
@@ -25,6 +26,7 @@ rule matte:
     output:
         directory(f"{R}/matte/{{subject}}"),
     params:
+        code=code_version("matte"),
         options=options("matte"),
     log:
         f"{R}/logs/matte/{{subject}}.log",
@@ -44,6 +46,7 @@ rule keypoints:
     output:
         f"{R}/keypoints/{{subject}}.npz",
     params:
+        code=code_version("keypoints"),
         openpose=lambda w: openpose_dir(w.subject),
         options=options("keypoints"),
     log:
@@ -64,6 +67,7 @@ rule fit:
     output:
         f"{R}/smplx/{{subject}}.npz",
     params:
+        code=code_version("fit"),
         options=options("fit"),
     log:
         f"{R}/logs/fit/{{subject}}.log",
@@ -86,6 +90,7 @@ rule segment:
     output:
         directory(f"{R}/parts/{{subject}}"),
     params:
+        code=code_version("segment"),
         options=options("segment"),
     log:
         f"{R}/logs/segment/{{subject}}.log",
@@ -105,6 +110,7 @@ rule split:
     output:
         f"{R}/splits/{{subject}}.json",
     params:
+        code=code_version("split"),
         options=options("split"),
     log:
         f"{R}/logs/split/{{subject}}.log",

@@ -8,6 +8,8 @@ rule report_quality:
         csv=f"{R}/tables/quality.csv",
         md=f"{R}/tables/quality.md",
         figure=f"{R}/figures/quality.png",
+    params:
+        code=code_version("report_quality"),
     log:
         f"{R}/logs/report/quality.log",
     benchmark:
@@ -24,6 +26,8 @@ rule report_novel:
     output:
         csv=f"{R}/tables/novel.csv",
         md=f"{R}/tables/novel.md",
+    params:
+        code=code_version("report_novel"),
     log:
         f"{R}/logs/report/novel.log",
     benchmark:
@@ -41,6 +45,8 @@ rule report_preprocess:
     output:
         csv=f"{R}/tables/preprocess.csv",
         md=f"{R}/tables/preprocess.md",
+    params:
+        code=code_version("report_preprocess"),
     log:
         f"{R}/logs/report/preprocess.log",
     benchmark:

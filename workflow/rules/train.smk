@@ -13,6 +13,7 @@ rule train:
         model=f"{R}/models/{{setting}}/model.pt",
         meta=f"{R}/models/{{setting}}/meta.json",
     params:
+        code=code_version("train"),
         subjects=" ".join(TRAIN_SUBJECTS),
         options=lambda w: setting_options(w.setting),
         out=lambda w: f"{R}/models/{w.setting}",
@@ -37,6 +38,7 @@ rule finetune:
         model=f"{R}/models/novel/{{subject}}_{{secs}}s/model.pt",
         meta=f"{R}/models/novel/{{subject}}_{{secs}}s/meta.json",
     params:
+        code=code_version("finetune"),
         options=options("finetune"),
         out=lambda w: f"{R}/models/novel/{w.subject}_{w.secs}s",
     log:

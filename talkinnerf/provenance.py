@@ -1,0 +1,34 @@
+"""Which version of the package code produced an output: a digest of the modules a workflow rule runs.
+
+The workflow puts each rule's digest into its params, so Snakemake reruns a rule whose algorithm changed, as it
+does for changed options. The digest covers the modules' syntax trees: comments and formatting do not count.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def source_digest(parts: tuple[str, ...] | list[str], root: Path = PACKAGE_ROOT) -> str:
+    """12-hex digest of the Python modules named by ``parts`` (files or folders, relative to ``root``).
+
+    Raises FileNotFoundError naming a part that does not exist (a stale table in the workflow)."""
+    files: list[Path] = []
+    for part in parts:
+        path = root / part
+        if path.is_dir():
+            files += sorted(path.rglob("*.py"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"source_digest: {path} does not exist")
+    digest = hashlib.sha1()
+    for path in sorted(set(files)):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(ast.dump(tree, annotate_fields=False, include_attributes=False).encode())
+    return digest.hexdigest()[:12]
