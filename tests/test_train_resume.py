@@ -82,3 +82,22 @@ def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     cfg = _cfg(iterations=8)
     cfg.log_every = 2
     assert fit(["a"], tmp_path / "r", tmp_path / "o", cfg, model_factory=StandInNeRF)["steps_run"] == 0
+
+
+def test_finished_checkpoint_is_not_resumed_on_changed_data(tmp_path):
+    # a subject's video changed and its preprocessing reran: the train rule reruns, and the finished checkpoint
+    # of the old data must not be handed back as the new model
+    import numpy as np
+    import pytest
+
+    make_subject(tmp_path / "r", "a", size=24, frames=4)
+    fit(["a"], tmp_path / "r", tmp_path / "o", _cfg(), model_factory=StandInNeRF)
+    again = fit(["a"], tmp_path / "r", tmp_path / "o", _cfg(), model_factory=StandInNeRF)
+    assert again["steps_run"] == 0                          # same data: the finished run is resumed as is
+    npz = tmp_path / "r" / "smplx" / "a.npz"
+    arrays = dict(np.load(npz))
+    arrays["transl"] = arrays["transl"] + np.float32(0.01)
+    np.savez(npz, **arrays)
+    with pytest.warns(UserWarning, match="different training configuration, data or code"):
+        summary = fit(["a"], tmp_path / "r", tmp_path / "o", _cfg(), model_factory=StandInNeRF)
+    assert summary["steps_run"] == 6

@@ -6,6 +6,7 @@ lazily and kept in a bounded cache, so paper-size videos do not have to fit in m
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,28 @@ def params_to_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         elif v.dtype.kind == "f":
             out[k] = torch.from_numpy(v.astype(np.float32))
     return out
+
+
+SUBJECT_INPUTS = ("frames/{name}", "matte/{name}", "parts/{name}", "smplx/{name}.npz", "splits/{name}.json")
+
+
+def file_digest(paths: list[Path], root: Path, digest=None):
+    """sha1 over the names (relative to ``root``) and bytes of ``paths``; folders count with every file in them."""
+    digest = digest or hashlib.sha1()
+    for path in paths:
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        for f in files:
+            digest.update(f.relative_to(root).as_posix().encode())
+            digest.update(hashlib.sha1(f.read_bytes()).digest())
+    return digest
+
+
+def data_digest(root: str | Path, names: list[str]) -> str:
+    """Digest of everything training reads for ``names`` (frames, mattes, part labels, fit, split). A checkpoint
+    written on other data (a subject's video changed and its preprocessing reran) is then not resumed."""
+    root = Path(root)
+    paths = [root / pattern.format(name=name) for name in names for pattern in SUBJECT_INPUTS]
+    return file_digest(paths, root).hexdigest()[:16]
 
 
 def load_subject(root: str | Path, name: str, identity: int, background=(0.0, 0.0, 0.0),

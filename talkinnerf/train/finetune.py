@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from talkinnerf.nerf.config import ModelConfig
-from talkinnerf.train.data import load_subject
+from talkinnerf.train.data import data_digest, file_digest, load_subject
 from talkinnerf.train.trainer import (MODEL_FORMAT, TrainConfig, default_model_factory, model_config_from_file,
                                       run_training, seed_everything, setup_runtime)
 
@@ -123,4 +123,7 @@ def finetune(base: str | Path, subject: str, seconds: float, data_root: str | Pa
             "frames": data.train_frames, "identity_params": grown, "data_root": str(data_root),
             "config": dataclasses.asdict(cfg), "device": str(device)}
     return run_training(model, [data], cfg, out, meta, groups, gen, device, names + [subject], stop_at=stop_at,
-                        dist_info=dist_info, model_step_offset=int(state["step"]))
+                        dist_info=dist_info, model_step_offset=int(state["step"]),
+                        inputs={"data": data_digest(data_root, [subject]),
+                                "base": file_digest([base], base.parent).hexdigest()[:16],
+                                "seconds": str(seconds)})

@@ -26,7 +26,7 @@ from torch import nn
 from talkinnerf.io import atomic_path, write_json
 from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.train.checkpoint import LATEST, load_checkpoint, restore, save_checkpoint
-from talkinnerf.train.data import SubjectData, load_subject
+from talkinnerf.train.data import SubjectData, data_digest, load_subject
 from talkinnerf.train.losses import LossWeights, TalkinLoss, make_lpips, psnr_from_mse
 from talkinnerf.train.sampling import part_shares, patch_pixels, sample_patches
 
@@ -217,23 +217,33 @@ _NOT_IN_FINGERPRINT = ("progress", "threads", "checkpoint_every", "keep_checkpoi
                        "frame_cache", "device")
 
 
-def run_fingerprint(cfg: TrainConfig, identity_names: list[str]) -> str:
-    """What a checkpoint must match to be resumed: every option that changes the result, and the subjects."""
+# The package code a training run executes: a checkpoint written by other code is not resumed.
+TRAINING_CODE = ("nerf", "train")
+
+
+def run_fingerprint(cfg: TrainConfig, identity_names: list[str], inputs: dict[str, str] | None = None) -> str:
+    """What a checkpoint must match to be resumed: every option that changes the result, the subjects, the
+    digests of the ``inputs`` (training data, base model) and of the training code."""
+    from talkinnerf.provenance import source_digest
+
     options = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IN_FINGERPRINT}
-    return json.dumps({"options": options, "identities": list(identity_names)}, sort_keys=True, default=str)
+    return json.dumps({"options": options, "identities": list(identity_names), "inputs": inputs or {},
+                       "code": source_digest(TRAINING_CODE)}, sort_keys=True, default=str)
 
 
 def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig, out: str | Path,
                  meta: dict[str, Any], param_groups: list[dict], gen: torch.Generator, device: torch.device,
                  identity_names: list[str], stop_at: int | None = None,
-                 dist_info: Distributed | None = None, model_step_offset: int = 0) -> dict[str, Any]:
+                 dist_info: Distributed | None = None, model_step_offset: int = 0,
+                 inputs: dict[str, str] | None = None) -> dict[str, Any]:
     """Optimise ``model`` for ``cfg.iterations`` steps, resuming from ``out/checkpoints/latest.pt``.
 
     The model sees step ``model_step_offset + step`` (its kick-ins and windows): fine-tuning continues a trained
     model's schedule instead of switching D_nr, pose refinement and the hand field off again. The sampling
     schedule and the lr decay follow this run's own steps.
 
-    ``stop_at`` ends the run early after that many iterations without writing model.pt (it simulates a
+    ``inputs`` names digests of what the run reads (see run_fingerprint); a checkpoint is resumed only when they,
+    the options and the code match. ``stop_at`` ends the run early after that many iterations without writing model.pt (it simulates a
     killed job in tests). Returns a summary dict (also merged into ``out/meta.json``).
     """
     out = Path(out)
@@ -247,14 +257,15 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: cfg.decay_rate ** (s / decay_steps))
     start = 0
-    fingerprint = run_fingerprint(cfg, identity_names)
+    fingerprint = run_fingerprint(cfg, identity_names, inputs)
     if (ckpt_dir / LATEST).is_file():
         state = load_checkpoint(ckpt_dir / LATEST, device)
         if state.get("extra", {}).get("fingerprint") == fingerprint:
             start = restore(state, model, optimizer, scheduler, gen)
         else:
-            # a checkpoint of another configuration (changed options or subjects): resuming would mix two runs
-            warnings.warn(f"{ckpt_dir / LATEST} was written by a different training configuration; "
+            # a checkpoint of another configuration (changed options, subjects, data or code): resuming would mix
+            # two runs, or return a model finished on the old data
+            warnings.warn(f"{ckpt_dir / LATEST} was written by a different training configuration, data or code; "
                           "starting from scratch", stacklevel=2)
             for stale in ckpt_dir.glob("*.pt"):
                 stale.unlink()
@@ -372,7 +383,7 @@ def fit(subjects: list[str], data_root: str | Path, out: str | Path, cfg: TrainC
     meta = {"setting": setting, "subjects": subjects, "data_root": str(data_root),
             "config": dataclasses.asdict(cfg), "device": str(device)}
     return run_training(model, data, cfg, out, meta, model.param_groups(cfg.lr), gen, device, list(subjects),
-                        stop_at=stop_at, dist_info=dist_info)
+                        stop_at=stop_at, dist_info=dist_info, inputs={"data": data_digest(data_root, subjects)})
 
 
 def frame_psnr(rgb: torch.Tensor, gt: torch.Tensor) -> float:
