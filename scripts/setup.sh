@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_debs=()
-for deb in libegl1 libegl-mesa0 libgl1-mesa-dri; do
+# libgl1 + libglib2.0-0: opencv-contrib-python (pulled by MediaPipe) links libGL and GLib.
+for deb in libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglib2.0-0; do
   dpkg -s "$deb" >/dev/null 2>&1 || need_debs+=("$deb")
 done
 if [ ${#need_debs[@]} -gt 0 ]; then
@@ -24,5 +25,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: the wheels are served from local disk here; an unpinned torch would pull another build.
 .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+# A venv made before MediaPipe joined holds opencv-python-headless; two OpenCV distributions fight over cv2.
+.venv/bin/python -m pip uninstall -q -y opencv-python-headless opencv-python 2>/dev/null || true
 .venv/bin/python -m pip install -q -e '.[test]'
 echo "environment ready: .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
