@@ -154,6 +154,69 @@ def _frames(path: Path, opts: DecodeOptions, thumb_long_side: int | None = None
         container.close()
 
 
+def _fit_long_side(width: int, height: int, max_long_side: int | None) -> tuple[int, int, float]:
+    """Decoded-image size (w, h) with long side <= max_long_side, and its scale (image px per source px).
+
+    Only downscales. The scale is exact on the long axis; on the short axis rounding to whole pixels makes the
+    image off by less than half an image pixel at the far edge.
+    """
+    long_side = max(width, height)
+    if not max_long_side or long_side <= max_long_side:
+        return width, height, 1.0
+    scale = max_long_side / long_side
+    return (max(2, int(round(width * scale))), max(2, int(round(height * scale))),
+            (max_long_side if width >= height else int(round(height * scale))) / long_side)
+
+
+def iter_source_frames(video: str | os.PathLike, meta: dict, max_long_side: int | None = 1280
+                       ) -> Iterator[tuple[int, np.ndarray, float]]:
+    """Yield ``(k, image, scale)`` for every kept frame ``k`` of a decoded ``meta`` (frames/s/meta.json).
+
+    ``image`` is the upright RGB uint8 *source* frame ``meta["source_frames"][k]`` of ``video``, downscaled by the
+    decoder so its long side is <= ``max_long_side`` (None: full size); ``scale`` is image pixels per source pixel
+    (1.0 when not downscaled), so source-pixel coordinates = image coordinates / scale (continuous coordinates,
+    pixel centres at +0.5). Frames come in order of k; one full-size frame is held at a time.
+    """
+    import av
+
+    path = Path(video)
+    wanted = [int(i) for i in meta["source_frames"]]
+    if not wanted:
+        return
+    if any(b < a for a, b in zip(wanted, wanted[1:])):
+        raise ValueError(f"meta of {path}: source_frames must be non-decreasing")
+    rotation = int(meta.get("rotation", 0)) % 360
+    k = 0
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index < wanted[k]:
+                continue
+            w, h = frame.width, frame.height
+            uw, uh = (h, w) if rotation in (90, 270) else (w, h)
+            if "source_size" in meta and [uw, uh] != [int(v) for v in meta["source_size"]]:
+                raise ValueError(f"video {path}: frame {index} is {uw}x{uh} upright, meta.json says "
+                                 f"{meta['source_size'][0]}x{meta['source_size'][1]} (wrong video or meta?)")
+            tw, th, scale = _fit_long_side(w, h, max_long_side)
+            if scale == 1.0:
+                image = frame.to_ndarray(format="rgb24")
+            else:
+                image = frame.reformat(width=tw, height=th, format="rgb24", interpolation="AREA").to_ndarray()
+            image = _upright(image, rotation)
+            while k < len(wanted) and wanted[k] == index:
+                yield k, image, scale
+                k += 1
+            if k == len(wanted):
+                return
+    except av.error.FFmpegError as err:
+        raise ValueError(f"cannot decode video {path}: {err}") from err
+    finally:
+        container.close()
+    raise ValueError(f"video {path} ended before source frame {wanted[k]} listed in its meta.json")
+
+
 # ---------------------------------------------------------------------------------------------- cropping
 
 
