@@ -389,3 +389,21 @@ def test_fit_on_an_apose_model_keeps_elbows_anatomical(apose_model_path):
     # bent beyond the rest's 40 deg towards the truth (74 deg); the exact bend is the known limitation
     flex_fit, flex_gt = _elbow_flexion(model, q), _elbow_flexion(model, gt)
     assert torch.all(flex_fit > math.radians(48)) and torch.all(flex_fit < flex_gt + 0.1), (flex_fit, flex_gt)
+
+
+def test_source_intrinsics_follow_the_crop():
+    """A crop of a wide source keeps the source camera: same focal per source pixel, off-centre principal point."""
+    # whole square source: the frame's own centred camera
+    whole = {"source_size": [128, 128], "transform": {"scale": 1.0, "offset": [0.0, 0.0]}}
+    np.testing.assert_allclose(F.source_intrinsics(whole, 30.0), F.intrinsics(128, 30.0))
+    # a 240 px square at (300, 100) of a 640x480 video, resized to 128 px
+    a = 128 / 240
+    meta = {"source_size": [640, 480], "transform": {"scale": a, "offset": [-a * 300, -a * 100]}}
+    K = F.source_intrinsics(meta, 45.0)
+    assert K[0, 0] == pytest.approx(a * F.focal_from_fov(480, 45.0))
+    # the source centre (320, 240) lands where the transform puts it
+    assert K[0, 2] == pytest.approx(a * (320 - 300)) and K[1, 2] == pytest.approx(a * (240 - 100))
+    # a point on the optical axis of the source projects to the source centre through the crop
+    X = np.array([0.0, 0.0, 2.0])
+    uv = (K @ X)[:2] / X[2]
+    np.testing.assert_allclose(uv / a + [300, 100], [320, 240])

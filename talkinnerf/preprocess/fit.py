@@ -1,6 +1,8 @@
 """SMPLify-X-style fitting of SMPL-X to OpenPose keypoints, all frames of a subject at once (batch = frames).
 
-Camera: pinhole, focal from a vertical field of view, principal point at the image centre, static rotation
+Camera: pinhole, focal from a vertical field of view of the *source* video, principal point at the source
+frame's centre, both mapped through decode's crop (meta.json ``transform``), so a square crop around a person
+in a wide frame keeps the real camera's perspective (its principal point may lie off the crop's centre); static rotation
 R = diag(1,-1,-1) (OpenCV camera looking at a body that faces +z) and static translation t = (0, 0, D), D the
 median initial body depth, so bodies sit near the world origin; per-frame motion goes into SMPL-X ``transl``.
 Parameters: betas shared by the subject; per frame global orient, body pose, jaw, both hands (45-D each, no
@@ -46,7 +48,7 @@ KeypointFn = Callable[[Any, Any], Mapping[str, torch.Tensor]]
 class FitOptions:
     """Options of `talkinnerf preprocess fit` (config.yaml section `fit`)."""
 
-    fov_deg: float = 30.0                 # vertical field of view of the (unknown) camera
+    fov_deg: float = 30.0                 # vertical field of view of the (unknown) source camera
     optimizer: str = "lbfgs"              # "lbfgs" (strong-Wolfe line search) or "adam"
     iterations: list[int] = field(default_factory=lambda: [30, 80, 80])   # loss evaluations per stage
     lr: float = 0.03                      # Adam only: step size (rad / m / shape units), cosine-decayed
@@ -101,6 +103,20 @@ def intrinsics(size: int, fov_deg: float) -> np.ndarray:
     """(3,3) K with square pixels and the principal point at the image centre (size/2, size/2)."""
     f = focal_from_fov(size, fov_deg)
     return np.array([[f, 0.0, size / 2.0], [0.0, f, size / 2.0], [0.0, 0.0, 1.0]], dtype=np.float64)
+
+
+def source_intrinsics(meta: Mapping[str, Any], fov_deg: float) -> np.ndarray:
+    """(3,3) K in frame pixels of decode's crop: the source camera (vertical ``fov_deg`` over the upright source
+    height, principal point at its centre) mapped by meta.json ``transform`` (frame = scale * source + offset).
+
+    A crop equal to the whole (square) source gives :func:`intrinsics` of the frame.
+    """
+    width, height = (float(v) for v in meta["source_size"])
+    scale = float(meta["transform"]["scale"])
+    ox, oy = (float(v) for v in meta["transform"]["offset"])
+    f = scale * focal_from_fov(height, fov_deg)
+    return np.array([[f, 0.0, scale * width / 2.0 + ox], [0.0, f, scale * height / 2.0 + oy], [0.0, 0.0, 1.0]],
+                    dtype=np.float64)
 
 
 CAMERA_R = np.diag([1.0, -1.0, -1.0])
@@ -295,10 +311,11 @@ class FitResult:
 
 
 def fit_sequence(model: Any, keypoints: Mapping[str, np.ndarray], size: int, opts: FitOptions,
-                 keypoints_fn: KeypointFn = default_keypoints_fn) -> FitResult:
+                 keypoints_fn: KeypointFn = default_keypoints_fn, K: np.ndarray | None = None) -> FitResult:
     """Fit SMPL-X to per-frame OpenPose keypoints (frame pixels, last column confidence) of one subject.
 
-    keypoints: {part: (F,N,3)}; ``model.batch_size`` must be F. Returns the optimised parameters and camera.
+    keypoints: {part: (F,N,3)}; ``model.batch_size`` must be F. ``K``: frame intrinsics (default: centred,
+    ``opts.fov_deg`` over the frame). Returns the optimised parameters and camera.
     """
     start = time.perf_counter()
     if opts.threads:
@@ -312,7 +329,7 @@ def fit_sequence(model: Any, keypoints: Mapping[str, np.ndarray], size: int, opt
         kp[..., 2] = torch.where(kp[..., 2] >= opts.min_confidence, kp[..., 2], torch.zeros(()))
         target[part] = kp
 
-    K_np = intrinsics(size, opts.fov_deg)
+    K_np = intrinsics(size, opts.fov_deg) if K is None else np.asarray(K, dtype=np.float64)
     num_expr = int(getattr(model, "num_expression_coeffs", 10))
     num_betas = int(getattr(model, "num_betas", 10))
     p = FitParams.zeros(frames, num_betas, num_expr)
@@ -672,8 +689,8 @@ def result_arrays(model: Any, p: FitParams, K: np.ndarray, t: np.ndarray, size: 
     }
 
 
-def _frame_count_and_size(frames_dir: Path) -> tuple[int, int]:
-    """Frame count and size from frames/s/meta.json (falling back to the PNGs themselves)."""
+def _frame_count_and_size(frames_dir: Path) -> tuple[int, int, dict | None]:
+    """Frame count, size and meta.json (None without one) of frames/s/ (falling back to the PNGs themselves)."""
     from talkinnerf.io import read_json
 
     if not frames_dir.is_dir():
@@ -682,7 +699,7 @@ def _frame_count_and_size(frames_dir: Path) -> tuple[int, int]:
     pngs = sorted(frames_dir.glob("*.png"))
     if meta_path.is_file():
         meta = read_json(meta_path)
-        return int(meta["count"]), int(meta["size"])
+        return int(meta["count"]), int(meta["size"]), meta
     if not pngs:
         raise FileNotFoundError(f"frames folder {frames_dir} has neither meta.json nor PNG frames")
     import cv2
@@ -690,7 +707,7 @@ def _frame_count_and_size(frames_dir: Path) -> tuple[int, int]:
     img = cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED)
     if img is None or img.shape[0] != img.shape[1]:
         raise ValueError(f"frame {pngs[0]} is unreadable or not square")
-    return len(pngs), int(img.shape[0])
+    return len(pngs), int(img.shape[0]), None
 
 
 def fit_subject(frames_dir: str | Path, keypoints_path: str | Path, model_path: str | Path, out_path: str | Path,
@@ -707,12 +724,13 @@ def fit_subject(frames_dir: str | Path, keypoints_path: str | Path, model_path: 
         from talkinnerf.body.model import load_body_model as model_loader
 
     frames_dir = Path(frames_dir)
-    count, size = _frame_count_and_size(frames_dir)
+    count, size, meta = _frame_count_and_size(frames_dir)
+    K = source_intrinsics(meta, opts.fov_deg) if meta and "transform" in meta and "source_size" in meta else None
     keypoints = load_keypoints(keypoints_path, count)
     if not Path(model_path).is_file():
         raise FileNotFoundError(f"body model {model_path} does not exist")
     model = model_loader(str(model_path), batch_size=count, device="cpu")
-    res = fit_sequence(model, keypoints, size, opts, keypoints_fn)
+    res = fit_sequence(model, keypoints, size, opts, keypoints_fn, K=K)
     params = smooth_fit_params(res.params, opts.smooth_window, opts.smooth_sigma) if opts.smooth else res.params
     arrays = result_arrays(model, params, res.K, res.t, size)
     errors = reprojection_errors(model, params, keypoints, res.K, res.t, opts.min_confidence, keypoints_fn)
