@@ -84,6 +84,7 @@ def test_missing_source_frame_and_cli(tmp_path, capsys):
     saved = load_npz(out)
     assert saved["body"].shape == (3, 25, 3)
     assert not saved["left_hand"].any()  # hand confidence 0.8 < 0.85: dropped to zeros
+    assert "keypoints (openpose)" in capsys.readouterr().out  # backend auto: the folder exists
     assert main(["preprocess", "keypoints", "--frames", str(frames), "--openpose", str(tmp_path / "none"),
-                 "--out", str(out)]) == 2
+                 "--out", str(out), "--options", '{"backend": "openpose"}']) == 2
     assert "OpenPose folder" in capsys.readouterr().err

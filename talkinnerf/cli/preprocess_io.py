@@ -11,9 +11,13 @@ def add_commands(subparsers) -> None:
     p.add_argument("--options", default=None, help="JSON of the config.yaml `matte` section")
     p.set_defaults(func=_matte)
 
-    p = subparsers.add_parser("keypoints", help="OpenPose JSON -> keypoints npz in frame pixels")
+    p = subparsers.add_parser("keypoints", help="OpenPose JSON | MediaPipe on the video -> keypoints npz in "
+                                                 "frame pixels")
     p.add_argument("--frames", required=True, help="decoded frames folder (its meta.json maps the pixels)")
-    p.add_argument("--openpose", required=True, help="folder of per-video-frame *_keypoints.json")
+    p.add_argument("--openpose", default=None,
+                   help="folder of per-video-frame *_keypoints.json; may be missing (backend auto: then MediaPipe)")
+    p.add_argument("--video", default=None,
+                   help="the subject's video, for backend mediapipe (default: meta.json `source`)")
     p.add_argument("--out", required=True, help="output npz (results/keypoints/<subject>.npz)")
     p.add_argument("--options", default=None, help="JSON of the config.yaml `keypoints` section")
     p.set_defaults(func=_keypoints)
@@ -39,12 +43,13 @@ def _keypoints(args) -> int:
     import numpy as np
 
     from talkinnerf.options import from_json
-    from talkinnerf.preprocess.keypoints import KeypointOptions, run_keypoints
+    from talkinnerf.preprocess.keypoints import KeypointOptions, resolve_backend, run_keypoints
 
     opts = from_json(KeypointOptions, args.options, "keypoints")
-    arrays = run_keypoints(args.frames, args.openpose, args.out, opts)
+    backend = resolve_backend(opts.backend, args.openpose)
+    arrays = run_keypoints(args.frames, args.openpose, args.out, opts, video=args.video)
     seen = float(np.mean(arrays["body"][..., 2] > 0))
-    print(f"keypoints ({opts.backend}): {len(arrays['body'])} frames -> {args.out} ({seen:.0%} body points seen)")
+    print(f"keypoints ({backend}): {len(arrays['body'])} frames -> {args.out} ({seen:.0%} body points seen)")
     return 0
 
 

@@ -125,7 +125,7 @@ RULE_CODE = {
     "demo_contact_sheet": ("demo",),
     "decode": ("video",),
     "matte": ("preprocess/matte.py", "video"),
-    "keypoints": ("preprocess/keypoints.py",),
+    "keypoints": ("preprocess/keypoints", "video/decode.py"),
     "fit": ("preprocess/fit.py", "preprocess/priors.py", "preprocess/smoothing.py", "body", "camera.py"),
     "segment": ("preprocess/segment.py", "raster", "body"),
     "split": ("preprocess/split.py",),

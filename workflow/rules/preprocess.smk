@@ -42,6 +42,7 @@ rule matte:
 rule keypoints:
     input:
         frames=f"{R}/frames/{{subject}}",
+        video=lambda w: video_path(w.subject),
         openpose=openpose_input,
     output:
         f"{R}/keypoints/{{subject}}.npz",
@@ -55,8 +56,8 @@ rule keypoints:
         f"{R}/benchmarks/keypoints/{{subject}}.tsv"
     threads: 1
     shell:
-        "{PY} preprocess keypoints --frames {input.frames} --openpose {params.openpose} --out {output} "
-        "--options '{params.options}' > {log} 2>&1"
+        "{PY} preprocess keypoints --frames {input.frames} --video {input.video} --openpose {params.openpose} "
+        "--out {output} --options '{params.options}' > {log} 2>&1"
 
 
 rule fit:

@@ -1,23 +1,20 @@
-"""2D keypoints per kept frame, in frame pixels: `keypoints/s.npz` (docs/contracts.md).
-
-Backend `openpose` reads OpenPose JSON written per *source* video frame (BODY_25, 2×21 hand, 70 face points,
-video pixel coordinates of the upright video), keeps the frames decode kept (meta.json `source_frames`) and maps
-them through meta.json `transform`. Arrays are float32 (F,N,3) with the last column the confidence; a point that
-is missing (or below `min_confidence`) is all zeros.
+"""Backend `openpose`: OpenPose JSON written per *source* video frame (BODY_25, 2×21 hand, 70 face points,
+video pixel coordinates of the upright video). The main person of each kept frame (meta.json `source_frames`),
+in source pixels; the package maps them through meta.json `transform`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from talkinnerf.io import read_json, save_npz
+if TYPE_CHECKING:
+    from talkinnerf.preprocess.keypoints import KeypointOptions, KeypointSources
 
 PARTS = {  # npz key -> (OpenPose JSON key, number of points)
     "body": ("pose_keypoints_2d", 25),
@@ -25,17 +22,6 @@ PARTS = {  # npz key -> (OpenPose JSON key, number of points)
     "right_hand": ("hand_right_keypoints_2d", 21),
     "face": ("face_keypoints_2d", 70),
 }
-
-
-@dataclasses.dataclass
-class KeypointOptions:
-    """Options of `talkinnerf preprocess keypoints` (config.yaml section `keypoints`)."""
-
-    backend: str = "openpose"
-    min_confidence: float = 0.05  # points below this confidence are treated as missing
-
-
-# ---------------------------------------------------------------------------------------------- OpenPose
 
 
 _NUMBER = re.compile(r"(\d+)_keypoints\.json$")
@@ -100,7 +86,12 @@ def read_openpose_frame(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return max(parsed, key=lambda parts: person_score(parts["body"]))
 
 
-def keypoints_openpose(openpose_dir: Path, meta: dict, opts: KeypointOptions) -> dict[str, np.ndarray]:
+def keypoints_openpose(sources: KeypointSources, meta: dict, opts: KeypointOptions) -> dict[str, np.ndarray]:
+    """(F,N,3) source-pixel arrays per part for the kept frames, from ``sources.openpose``."""
+    if sources.openpose is None:
+        raise FileNotFoundError(f"keypoints of {sources.name}: backend openpose needs the OpenPose folder "
+                                f"(--openpose)")
+    openpose_dir = Path(sources.openpose)
     files = openpose_files(openpose_dir)
     missing = [i for i in meta["source_frames"] if i not in files]
     if missing:
@@ -108,48 +99,3 @@ def keypoints_openpose(openpose_dir: Path, meta: dict, opts: KeypointOptions) ->
                          f"{'...' if len(missing) > 5 else ''} of {meta.get('source', 'the video')}")
     frames = [read_openpose_frame(files[i]) for i in meta["source_frames"]]
     return {name: np.stack([f[name] for f in frames]) for name in PARTS}
-
-
-Backend = Callable[[Path, dict, KeypointOptions], dict]
-BACKENDS: dict[str, Backend] = {"openpose": keypoints_openpose}
-
-
-# ---------------------------------------------------------------------------------------------- stage
-
-
-def to_frame_pixels(points: np.ndarray, transform: dict, min_confidence: float) -> np.ndarray:
-    """Map (...,3) [x, y, conf] source-pixel points to frame pixels; missing points become all zeros."""
-    scale = float(transform["scale"])
-    offset = np.asarray(transform["offset"], dtype=np.float64)
-    out = np.array(points, dtype=np.float64, copy=True)
-    out[..., :2] = out[..., :2] * scale + offset
-    keep = out[..., 2] >= max(min_confidence, 1e-12)
-    out[~keep] = 0.0
-    return out.astype(np.float32)
-
-
-def extract_keypoints(frames_dir: str | os.PathLike, source_dir: str | os.PathLike,
-                      opts: KeypointOptions | None = None) -> dict[str, np.ndarray]:
-    """Keypoints of the kept frames of ``frames_dir`` (its meta.json) in frame pixels."""
-    opts = opts or KeypointOptions()
-    meta = read_json(Path(frames_dir) / "meta.json")
-    for key in ("source_frames", "transform", "count"):
-        if key not in meta:
-            raise ValueError(f"{Path(frames_dir) / 'meta.json'} lacks {key!r}; re-run `talkinnerf video decode`")
-    try:
-        backend = BACKENDS[opts.backend]
-    except KeyError:
-        raise ValueError(f"unknown keypoint backend {opts.backend!r}; known: {sorted(BACKENDS)}") from None
-    raw = backend(Path(source_dir), meta, opts)
-    out = {name: to_frame_pixels(raw[name], meta["transform"], opts.min_confidence) for name in PARTS}
-    if len(out["body"]) != meta["count"]:
-        raise ValueError(f"keypoints for {frames_dir}: {len(out['body'])} frames, meta.json says {meta['count']}")
-    return out
-
-
-def run_keypoints(frames_dir: str | os.PathLike, source_dir: str | os.PathLike, out: str | os.PathLike,
-                  opts: KeypointOptions | None = None) -> dict[str, np.ndarray]:
-    """Stage: write `out` (.npz) with body/left_hand/right_hand/face (F,N,3) float32."""
-    arrays = extract_keypoints(frames_dir, source_dir, opts)
-    save_npz(out, **arrays)
-    return arrays
