@@ -5,6 +5,19 @@ OpenPose run on the displayed video and ground truth in video pixels both go thr
 The square crop is an integer source box ``[x0, y0, x0+L) × [y0, y0+L)`` (padded where it leaves the frame)
 resized to ``size``; with pixel centres at +0.5 (contracts) the map is exactly ``frame = a*source + offset``
 with ``a = size / L`` and ``offset = -a * (x0, y0)``, which is what cv2.resize's half-pixel convention does.
+
+Two passes over the video, one frame in memory at a time:
+1. scan: every frame's timestamp and size, small thumbnails (motion) and a few evenly spaced frames for the
+   person detector (talkinnerf.video.person_box) -> which source frames to keep and one crop box;
+2. write: the kept frames. Large frames are downscaled by the decoder (swscale, area filter) by an integer factor
+   ``n`` that divides both frame sides, and the box is snapped to multiples of ``n``, so the crop stays on whole
+   pixels of the downscaled image and the transform above stays exact (swscale is centre-aligned).
+
+Frame times: a frame's time is its pts × time_base. When the times lie on the nominal constant-rate clock the
+kept frames are every ``stride``-th frame; otherwise (variable frame rate, dropped frames) the video is resampled
+to a constant rate (see ``frame_schedule``) by taking the frame nearest each uniform time: frames may repeat or
+drop, and a dropped frame of a constant-rate video becomes a repeated one, so frame k still plays at k / fps.
+``meta["times"]`` holds each kept frame's own time, in seconds from the video's first frame.
 """
 
 from __future__ import annotations
@@ -12,12 +25,30 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from talkinnerf.io import atomic_dir, write_json
+from talkinnerf.video.person_box import (  # re-exported: callers import the crop helpers from here
+    CropBox,
+    center_box,
+    full_box,
+    mediapipe_extent,
+    motion_bbox,
+    person_box,
+    snap_box,
+)
+
+__all__ = ["CropBox", "DecodeOptions", "VideoInfo", "apply_transform", "center_box", "crop_resize", "decode_video",
+           "frame_schedule", "full_box", "iter_source_frames", "motion_bbox", "person_box"]
+
+CROPS = ("person", "center", "full")
+DETECTORS = ("auto", "mediapipe", "motion")
+_DETECT_LONG_SIDE = 512   # frames for the person detector are decoded at about this long side
+_THUMB_LONG_SIDE = 160    # motion thumbnails
 
 
 @dataclasses.dataclass
@@ -25,12 +56,19 @@ class DecodeOptions:
     """Options of `talkinnerf video decode` (config.yaml section `decode`)."""
 
     size: int = 128                 # output frames are size × size
-    stride: int = 1                 # keep every stride-th source frame
+    stride: int = 1                 # keep every stride-th frame (after resampling to a constant rate)
     max_seconds: float | None = None  # keep only the first max_seconds of the video (None: all)
-    crop: str = "person"            # "person": square around the moving person; "center": centre square
+    fps: float | None = None        # resample to this constant rate (None: the video's own; VFR: its average)
+    crop: str = "person"            # "person": one square around the person; "center": centre square;
+                                    # "full": the whole frame padded to a square
+    person_detector: str = "auto"   # "mediapipe" (pose landmarks), "motion" (frame differences),
+                                    # "auto": mediapipe, motion when it finds nobody
+    person_margin: float = 1.25     # box side = margin × the person's extent (longer side)
+    person_min_side: float = 0.1    # detector box floor, fraction of the short side (never below `size` either)
+    person_samples: int = 24        # frames the detector looks at, evenly spaced
     pad: str = "black"              # fill where the square leaves the frame: "black" | "edge"
-    person_margin: float = 1.25     # person box side = margin × largest side of the motion bbox
     motion_threshold: float = 25.0  # per-channel |frame - median| (0..255) that counts as motion
+    audio: bool = True              # keep the audio track as audio.wav beside the frames
 
     def validate(self) -> None:
         if self.size < 8:
@@ -39,33 +77,30 @@ class DecodeOptions:
             raise ValueError(f"decode stride must be >= 1, got {self.stride}")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ValueError(f"decode max_seconds must be positive or null, got {self.max_seconds}")
-        if self.crop not in ("person", "center"):
-            raise ValueError(f"decode crop must be 'person' or 'center', got {self.crop!r}")
+        if self.fps is not None and not (self.fps > 0 and math.isfinite(self.fps)):
+            raise ValueError(f"decode fps must be positive or null, got {self.fps}")
+        if self.crop not in CROPS:
+            raise ValueError(f"decode crop must be one of {CROPS}, got {self.crop!r}")
+        if self.person_detector not in DETECTORS:
+            raise ValueError(f"decode person_detector must be one of {DETECTORS}, got {self.person_detector!r}")
+        if not self.person_margin >= 1.0:
+            raise ValueError(f"decode person_margin must be >= 1, got {self.person_margin}")
+        if not 0 < self.person_min_side <= 1:
+            raise ValueError(f"decode person_min_side must lie in (0, 1], got {self.person_min_side}")
+        if self.person_samples < 1:
+            raise ValueError(f"decode person_samples must be >= 1, got {self.person_samples}")
         if self.pad not in ("black", "edge"):
             raise ValueError(f"decode pad must be 'black' or 'edge', got {self.pad!r}")
 
 
 @dataclasses.dataclass
 class VideoInfo:
-    """What probing a video tells: fps, upright size (w, h), display rotation (degrees counter-clockwise)."""
+    """What probing a video tells: nominal fps, upright size (w, h), display rotation (degrees counter-clockwise)."""
 
     fps: float
     width: int
     height: int
     rotation: int
-
-
-@dataclasses.dataclass(frozen=True)
-class CropBox:
-    """Integer square in upright source pixels; may extend past the frame (padded)."""
-
-    x0: int
-    y0: int
-    side: int
-
-    def transform(self, size: int) -> dict:
-        scale = size / self.side
-        return {"scale": scale, "offset": [-scale * self.x0, -scale * self.y0]}
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -81,9 +116,16 @@ def _open(path: Path):
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
         raise ValueError(f"cannot open video {path}: {err}") from err
     if not container.streams.video:
+        kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
         container.close()
-        raise ValueError(f"{path} has no video stream")
+        raise ValueError(f"{path} has no video stream (streams: {kinds})")
     return container
+
+
+def _nominal_fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 0.0
+    return fps if fps > 0 and math.isfinite(fps) else 0.0
 
 
 def _rotation_of(stream, first_frame) -> int:
@@ -109,63 +151,35 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
-def _frames(path: Path, opts: DecodeOptions, thumb_long_side: int | None = None
-            ) -> Iterator[tuple[int, np.ndarray, VideoInfo]]:
-    """Yield (source index, upright RGB uint8 frame, info) for the kept source frames.
-
-    With ``thumb_long_side`` frames are downscaled by the decoder (cheap analysis pass).
-    """
-    import av
-
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        fps = float(rate) if rate else 0.0
-        if not fps > 0 or not math.isfinite(fps):
-            raise ValueError(f"video {path} has no usable frame rate")
-        limit = math.inf if opts.max_seconds is None else max(1, math.floor(opts.max_seconds * fps + 1e-6))
-        info = None
-        index = -1
-        for frame in container.decode(stream):
-            index += 1
-            if index >= limit:
-                break
-            if info is None:
-                rotation = _rotation_of(stream, frame)
-                w, h = frame.width, frame.height
-                if rotation in (90, 270):
-                    w, h = h, w
-                info = VideoInfo(fps=fps, width=w, height=h, rotation=rotation)
-            if index % opts.stride:
-                continue
-            if thumb_long_side:
-                scale = thumb_long_side / max(frame.width, frame.height)
-                tw = max(2, int(round(frame.width * scale)))
-                th = max(2, int(round(frame.height * scale)))
-                image = frame.reformat(width=tw, height=th, format="rgb24").to_ndarray()
-            else:
-                image = frame.to_ndarray(format="rgb24")
-            yield index, _upright(image, info.rotation), info
-    except av.error.FFmpegError as err:
-        raise ValueError(f"cannot decode video {path}: {err}") from err
-    finally:
-        container.close()
+def _divisors(n: int) -> list[int]:
+    return sorted({d for i in range(1, int(math.isqrt(n)) + 1) if n % i == 0 for d in (i, n // i)})
 
 
 def _fit_long_side(width: int, height: int, max_long_side: int | None) -> tuple[int, int, float]:
     """Decoded-image size (w, h) with long side <= max_long_side, and its scale (image px per source px).
 
-    Only downscales. The scale is exact on the long axis; on the short axis rounding to whole pixels makes the
-    image off by less than half an image pixel at the far edge.
+    Only downscales. Prefers an integer factor dividing both sides (then the scale is exact on both axes) when
+    it keeps at least half of ``max_long_side``; otherwise the scale is exact on the long axis and rounding to
+    whole pixels leaves the short axis off by less than half an image pixel at the far edge.
     """
     long_side = max(width, height)
     if not max_long_side or long_side <= max_long_side:
         return width, height, 1.0
+    for n in _divisors(math.gcd(width, height)):
+        if long_side / n <= max_long_side:
+            if long_side / n >= max_long_side / 2:
+                return width // n, height // n, 1.0 / n
+            break
     scale = max_long_side / long_side
     return (max(2, int(round(width * scale))), max(2, int(round(height * scale))),
             (max_long_side if width >= height else int(round(height * scale))) / long_side)
+
+
+def _to_rgb(frame, width: int, height: int) -> np.ndarray:
+    """RGB uint8 (height, width, 3) of a decoded frame, scaled by the decoder when smaller than the frame."""
+    if (width, height) == (frame.width, frame.height):
+        return frame.to_ndarray(format="rgb24")
+    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
 
 
 def iter_source_frames(video: str | os.PathLike, meta: dict, max_long_side: int | None = 1280
@@ -200,11 +214,7 @@ def iter_source_frames(video: str | os.PathLike, meta: dict, max_long_side: int 
                 raise ValueError(f"video {path}: frame {index} is {uw}x{uh} upright, meta.json says "
                                  f"{meta['source_size'][0]}x{meta['source_size'][1]} (wrong video or meta?)")
             tw, th, scale = _fit_long_side(w, h, max_long_side)
-            if scale == 1.0:
-                image = frame.to_ndarray(format="rgb24")
-            else:
-                image = frame.reformat(width=tw, height=th, format="rgb24", interpolation="AREA").to_ndarray()
-            image = _upright(image, rotation)
+            image = _upright(_to_rgb(frame, tw, th), rotation)
             while k < len(wanted) and wanted[k] == index:
                 yield k, image, scale
                 k += 1
@@ -217,55 +227,161 @@ def iter_source_frames(video: str | os.PathLike, meta: dict, max_long_side: int 
     raise ValueError(f"video {path} ended before source frame {wanted[k]} listed in its meta.json")
 
 
+# ---------------------------------------------------------------------------------------------- timing
+
+
+def frame_schedule(times: np.ndarray, nominal_fps: float, stride: int = 1, max_seconds: float | None = None,
+                   fps: float | None = None) -> tuple[list[int], float, bool]:
+    """Which decoded frames to keep: (frame indices in output order, output fps, resampled?).
+
+    ``times``: each decoded frame's time in seconds (increasing). When they lie on the ``nominal_fps`` clock
+    (within a quarter period) and no other ``fps`` is asked for, every ``stride``-th frame is kept. Otherwise the
+    video is resampled to a constant rate by taking, for each uniform time t0 + j/rate, the frame nearest to it;
+    then every ``stride``-th of those. The rate is ``fps`` when given, else the nominal rate when the times lie
+    on its grid with frames missing (a dropped frame keeps its time slot: the frame before it repeats) or when it
+    is within 25% of the measured average rate (frames - 1) / span, else the measured rate. ``max_seconds`` keeps
+    the first floor(max_seconds × rate) frames / uniform times.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    n = len(times)
+    if n == 0:
+        return [], nominal_fps / stride, False
+    span = float(times[-1] - times[0])
+    measured = (n - 1) / span if n > 1 and span > 0 else 0.0
+    on_grid = on_clock = False
+    if nominal_fps > 0:  # on the grid: every time is a multiple of the nominal period (some may be missing)
+        slots = np.round((times - times[0]) * nominal_fps)
+        on_grid = bool(np.all(np.abs(times - times[0] - slots / nominal_fps) <= 0.25 / nominal_fps)
+                       and np.all(np.diff(slots) >= 1))
+        on_clock = on_grid and bool(np.all(slots == np.arange(n)))
+    same_rate = fps is None or (nominal_fps > 0 and abs(fps - nominal_fps) <= 1e-6 * nominal_fps)
+    if same_rate and (on_clock or measured == 0.0):
+        rate = nominal_fps if nominal_fps > 0 else measured
+        if not rate > 0:
+            raise ValueError("no usable frame rate (no rate in the stream, timestamps do not tell one)")
+        limit = n if max_seconds is None else min(n, max(1, math.floor(max_seconds * rate + 1e-6)))
+        return list(range(0, limit, stride)), rate / stride, False
+    if fps is not None:
+        rate = float(fps)
+    elif on_grid or (nominal_fps > 0 and abs(nominal_fps / measured - 1) <= 0.25):
+        rate = nominal_fps  # dropped frames of a constant-rate video keep their time slot (a repeated frame)
+    else:
+        rate = measured
+    count = math.floor(span * rate + 0.5) + 1
+    if max_seconds is not None:
+        count = min(count, max(1, math.floor(max_seconds * rate + 1e-6)))
+    grid = times[0] + np.arange(count) / rate
+    right = np.clip(np.searchsorted(times, grid), 1, n - 1) if n > 1 else np.zeros(count, int)
+    left = np.maximum(right - 1, 0)
+    nearest = np.where(np.abs(times[left] - grid) <= np.abs(times[right] - grid), left, right)
+    return [int(i) for i in nearest[::stride]], rate / stride, True
+
+
+# ---------------------------------------------------------------------------------------------- scan pass
+
+
+@dataclasses.dataclass
+class _Scan:
+    info: VideoInfo
+    raw_size: tuple[int, int]          # stored (not upright) frame size
+    times: np.ndarray                  # seconds, per decoded frame (absolute: pts × time_base)
+    timestamps: str                    # "pts" or why the frame index was used instead
+    thumbs: list[np.ndarray]           # motion thumbnails (upright), evenly spaced
+    thumb_scale: float                 # thumbnail px per source px (x)
+    samples: list[np.ndarray]          # detector frames (upright), evenly spaced
+
+
+class _Reservoir:
+    """Keeps about ``target``..2×``target`` evenly spaced items of a stream of unknown length (bounded memory)."""
+
+    def __init__(self, target: int):
+        self.target, self.step, self.items = max(1, target), 1, []
+
+    def wants(self, index: int) -> bool:
+        return index % self.step == 0
+
+    def add(self, item) -> None:
+        self.items.append(item)
+        if len(self.items) > 2 * self.target:
+            self.items, self.step = self.items[::2], self.step * 2
+
+    def evenly(self, count: int) -> list:
+        if len(self.items) <= count:
+            return list(self.items)
+        pick = np.linspace(0, len(self.items) - 1, count).round().astype(int)
+        return [self.items[i] for i in pick]
+
+
+def _scan(path: Path, opts: DecodeOptions) -> _Scan:
+    """Pass 1: timestamps and sizes of all frames (up to max_seconds), thumbnails and detector samples."""
+    import av
+
+    person = opts.crop == "person"
+    want_motion = person and opts.person_detector in ("auto", "motion")
+    want_detector = person and opts.person_detector in ("auto", "mediapipe")
+    thumbs, samples = _Reservoir(200), _Reservoir(opts.person_samples)
+    times: list[float | None] = []
+    info = raw = thumb_size = sample_size = None
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        nominal = _nominal_fps(stream)
+        for index, frame in enumerate(container.decode(stream)):
+            if info is None:
+                rotation = _rotation_of(stream, frame)
+                raw = (frame.width, frame.height)
+                w, h = (raw[1], raw[0]) if rotation in (90, 270) else raw
+                info = VideoInfo(fps=nominal, width=w, height=h, rotation=rotation)
+                t = _THUMB_LONG_SIDE / max(raw)  # up or down: the motion mask's 3x3 opening assumes this scale
+                thumb_size = (max(2, int(round(raw[0] * t))), max(2, int(round(raw[1] * t))))
+                thumb_size += ((thumb_size[1] if rotation in (90, 270) else thumb_size[0]) / w,)
+                sample_size = _fit_long_side(*raw, _DETECT_LONG_SIDE)
+            elif (frame.width, frame.height) != raw:
+                raise ValueError(f"video {path}: frame {index} is {frame.width}x{frame.height} but the frames "
+                                 f"before it are {raw[0]}x{raw[1]} (the frame size changes mid-stream; "
+                                 f"re-encode the video to one size)")
+            times.append(frame.time)
+            if opts.max_seconds is not None and _past(times, nominal, opts.max_seconds + 2.0 / max(nominal, 1.0)):
+                break
+            if want_motion and thumbs.wants(index):
+                thumbs.add(_upright(_to_rgb(frame, *thumb_size[:2]), info.rotation))
+            if want_detector and samples.wants(index):
+                samples.add(_upright(_to_rgb(frame, *sample_size[:2]), info.rotation))
+    except av.error.FFmpegError as err:
+        raise ValueError(f"cannot decode video {path}: {err}") from err
+    finally:
+        container.close()
+    if info is None:
+        raise ValueError(f"video {path} contains no decodable frames (zero frames in its video stream)")
+    stamps, how = _clean_times(times, info.fps)
+    if stamps is None:
+        raise ValueError(f"video {path} has no usable frame rate (none in the stream, no frame timestamps)")
+    return _Scan(info=info, raw_size=raw, times=stamps, timestamps=how, thumbs=thumbs.evenly(len(thumbs.items)),
+                 thumb_scale=thumb_size[2], samples=samples.evenly(opts.person_samples))
+
+
+def _past(times: list, nominal: float, seconds: float) -> bool:
+    if times[-1] is not None and times[0] is not None:
+        return times[-1] - times[0] > seconds
+    return nominal > 0 and (len(times) - 1) / nominal > seconds
+
+
+def _clean_times(times: list, nominal: float) -> tuple[np.ndarray | None, str]:
+    """Frame times in seconds; the frame index / nominal fps where timestamps are missing or not increasing."""
+    if all(t is not None for t in times):
+        stamps = np.asarray(times, dtype=np.float64)
+        if len(stamps) < 2 or np.all(np.diff(stamps) > 0):
+            return stamps, "pts"
+        why = "timestamps not increasing"
+    else:
+        why = "timestamps missing"
+    if not nominal > 0:
+        return None, why
+    return np.arange(len(times)) / nominal, f"{why}: frame index / nominal fps"
+
+
 # ---------------------------------------------------------------------------------------------- cropping
-
-
-def center_box(width: int, height: int) -> CropBox:
-    """Largest centred square inside the frame (side = short side)."""
-    side = min(width, height)
-    return CropBox((width - side) // 2, (height - side) // 2, side)
-
-
-def motion_bbox(thumbs: np.ndarray, threshold: float) -> tuple[float, float, float, float] | None:
-    """Bbox (x0, y0, x1, y1) in thumbnail pixels of where frames differ from the median frame.
-
-    thumbs: uint8 (T,h,w,3). A pixel counts when it differs in at least 2% of the frames (and in ≥1), which
-    ignores compression flicker; returns None when nothing moves.
-    """
-    if len(thumbs) < 2:
-        return None
-    median = np.median(thumbs, axis=0)
-    diff = np.abs(thumbs.astype(np.float32) - median[None]).max(axis=-1) > threshold  # (T,h,w)
-    freq = diff.mean(axis=0)
-    moving = freq >= max(0.02, 1.0 / len(thumbs) - 1e-9)
-    import cv2
-
-    moving = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
-    ys, xs = np.nonzero(moving)
-    if len(xs) == 0:
-        return None
-    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
-
-
-def person_box(bbox: tuple[float, float, float, float] | None, width: int, height: int,
-               margin: float) -> CropBox:
-    """Square around ``bbox`` (source pixels): side = clip(margin × longest bbox side, short, long frame side).
-
-    Never zooms in past the frame's short side (a full body in a landscape video keeps its legs); the square is
-    slid to stay inside the frame when it fits, and centred (padded) on the axis where it does not.
-    """
-    if bbox is None:
-        return center_box(width, height)
-    x0, y0, x1, y1 = bbox
-    side = int(round(np.clip(margin * max(x1 - x0, y1 - y0), min(width, height), max(width, height))))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-
-    def place(centre: float, extent: int) -> int:
-        if side <= extent:
-            return int(round(np.clip(centre - side / 2, 0, extent - side)))
-        return -((side - extent + 1) // 2)
-
-    return CropBox(place(cx, width), place(cy, height), side)
 
 
 def crop_resize(image: np.ndarray, box: CropBox, size: int, pad: str) -> np.ndarray:
@@ -286,54 +402,121 @@ def crop_resize(image: np.ndarray, box: CropBox, size: int, pad: str) -> np.ndar
     return cv2.resize(square, (size, size), interpolation=interp)
 
 
-def choose_box(path: Path, opts: DecodeOptions) -> tuple[CropBox, VideoInfo, int]:
-    """Analysis pass: probe the video and pick the crop box; returns (box, info, kept frame count)."""
-    thumbs: list[np.ndarray] = []
-    step, count, info = 1, 0, None
-    for _, thumb, info in _frames(path, opts, thumb_long_side=160):
-        if count % step == 0:
-            thumbs.append(thumb)
-            if len(thumbs) > 400:  # bounded memory on long videos: keep every other, sample half as often
-                thumbs, step = thumbs[::2], step * 2
-        count += 1
-    if info is None:
-        raise ValueError(f"video {path} contains no decodable frames")
+def _choose_box(path: Path, scan: _Scan, opts: DecodeOptions) -> tuple[CropBox, dict]:
+    """The crop box (unsnapped) and what chose it (meta["crop"] fields)."""
+    w, h = scan.info.width, scan.info.height
     if opts.crop == "center":
-        return center_box(info.width, info.height), info, count
-    bbox = motion_bbox(np.stack(thumbs), opts.motion_threshold)
+        return center_box(w, h), {"detector": None}
+    if opts.crop == "full":
+        return full_box(w, h), {"detector": None}
+    detail: dict = {}
+    if opts.person_detector in ("auto", "mediapipe"):
+        extent, found = mediapipe_extent(scan.samples, w, h)
+        detail = {"detector": "mediapipe", "detected": [found, len(scan.samples)]}
+        if extent is not None:
+            floor = max(float(opts.size), opts.person_min_side * min(w, h))
+            detail["person"] = [round(v, 1) for v in extent]
+            print(f"decode {path.name}: mediapipe found the person in {found}/{len(scan.samples)} sampled frames, "
+                  f"extent {detail['person']}", flush=True)
+            return person_box(extent, w, h, opts.person_margin, min_side=floor), detail
+        if opts.person_detector == "mediapipe":
+            print(f"decode {path.name}: mediapipe found no person in {len(scan.samples)} sampled frames "
+                  f"({found} detections); using the centre square", flush=True)
+            return center_box(w, h), detail
+        print(f"decode {path.name}: mediapipe found no person ({found}/{len(scan.samples)} sampled frames); "
+              f"falling back to motion", flush=True)
+    bbox = motion_bbox(np.stack(scan.thumbs), opts.motion_threshold) if scan.thumbs else None
     if bbox is not None:
-        s = info.width / thumbs[0].shape[1]  # thumbnails keep the aspect ratio
+        s = 1.0 / scan.thumb_scale
         bbox = tuple(v * s for v in bbox)
-    return person_box(bbox, info.width, info.height, opts.person_margin), info, count
+        detail["person"] = [round(v, 1) for v in bbox]
+    detail["detector"] = "motion"
+    print(f"decode {path.name}: motion box {detail.get('person', 'none (nothing moves): centre square')}", flush=True)
+    return person_box(bbox, w, h, opts.person_margin), detail
+
+
+def _decode_step(raw_size: tuple[int, int], side: int, size: int) -> int:
+    """Largest integer factor dividing both frame sides that keeps the box at >= ``size`` pixels."""
+    best = 1
+    for n in _divisors(math.gcd(*raw_size)):
+        if side / n >= size:
+            best = n
+    return best
 
 
 # ---------------------------------------------------------------------------------------------- stage
 
 
 def decode_video(video: str | os.PathLike, out: str | os.PathLike, opts: DecodeOptions | None = None) -> dict:
-    """Decode ``video`` into ``out/%06d.png`` + ``out/meta.json`` (written as one atomic folder).
+    """Decode ``video`` into ``out/%06d.png`` + ``out/meta.json`` (+ ``audio.wav``), as one atomic folder.
 
     Returns the meta dict. Raises FileNotFoundError / ValueError naming the file on unusable input.
     """
+    import av
     import cv2
+
+    from talkinnerf.video.audio import extract_audio
 
     opts = opts or DecodeOptions()
     opts.validate()
     video, out = Path(video), Path(out)
-    box, info, expected = choose_box(video, opts)
-    kept: list[int] = []
+    started = time.perf_counter()
+    scan = _scan(video, opts)
+    info = scan.info
+    if scan.timestamps != "pts":
+        print(f"decode {video.name}: {scan.timestamps}", flush=True)
+    try:
+        kept, fps, resampled = frame_schedule(scan.times, info.fps, opts.stride, opts.max_seconds, opts.fps)
+    except ValueError as err:
+        raise ValueError(f"video {video}: {err}") from err
+    if resampled:
+        print(f"decode {video.name}: frame times are not on a {info.fps:.3f} fps clock (variable frame rate) or "
+              f"another rate was asked: resampled to {fps * opts.stride:.3f} fps by nearest frame", flush=True)
+    box, detail = _choose_box(video, scan, opts)
+    step = _decode_step(scan.raw_size, box.side, opts.size)
+    box = snap_box(box, info.width, info.height, step)
+    image_box = CropBox(box.x0 // step, box.y0 // step, box.side // step)
+    work = (scan.raw_size[0] // step, scan.raw_size[1] // step)
+
+    wanted = sorted(set(kept))
+    positions: dict[int, list[int]] = {}
+    for k, index in enumerate(kept):
+        positions.setdefault(index, []).append(k)
+    written = 0
     with atomic_dir(out) as tmp:
-        for index, image, _ in _frames(video, opts):
-            if image.shape[1] != info.width or image.shape[0] != info.height:
-                raise ValueError(f"video {video}: frame {index} changes size mid-stream")
-            frame = crop_resize(image, box, opts.size, opts.pad)
-            if not cv2.imwrite(str(tmp / f"{len(kept):06d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
-                raise ValueError(f"cannot write frame {len(kept)} of {video} to {out}")
-            kept.append(index)
-        if len(kept) != expected:
-            raise ValueError(f"video {video} decoded {len(kept)} frames on the second pass, {expected} on the first")
+        container = _open(video)
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for index, frame in enumerate(container.decode(stream)):
+                if index not in positions:
+                    if index > wanted[-1]:
+                        break
+                    continue
+                if (frame.width, frame.height) != scan.raw_size:
+                    raise ValueError(f"video {video}: frame {index} changes size mid-stream")
+                image = _upright(_to_rgb(frame, *work), info.rotation)
+                bgr = cv2.cvtColor(crop_resize(image, image_box, opts.size, opts.pad), cv2.COLOR_RGB2BGR)
+                for k in positions[index]:
+                    if not cv2.imwrite(str(tmp / f"{k:06d}.png"), bgr):
+                        raise ValueError(f"cannot write frame {k} of {video} to {out}")
+                    written += 1
+        except av.error.FFmpegError as err:
+            raise ValueError(f"cannot decode video {video}: {err}") from err
+        finally:
+            container.close()
+        if written != len(kept):
+            raise ValueError(f"video {video} decoded {written} of {len(kept)} frames on the second pass")
+        t0 = float(scan.times[0])
+        times = [round(float(scan.times[i]) - t0, 6) for i in kept]
+        audio = None
+        if opts.audio:
+            start = float(scan.times[kept[0]])
+            audio = extract_audio(video, tmp / "audio.wav", start, start + len(kept) / fps)
+            if audio is not None:
+                audio["start"] = round(start - t0, 6)
         meta = {
-            "fps": info.fps / opts.stride,
+            "fps": fps,
             "count": len(kept),
             "size": opts.size,
             "source": str(video),
@@ -342,10 +525,18 @@ def decode_video(video: str | os.PathLike, out: str | os.PathLike, opts: DecodeO
             "rotation": info.rotation,
             "stride": opts.stride,
             "transform": box.transform(opts.size),
-            "crop": {"mode": opts.crop, "box": [box.x0, box.y0, box.side]},
+            "crop": {"mode": opts.crop, "box": [box.x0, box.y0, box.side], "decode_step": step, **detail},
             "source_frames": kept,
+            "times": times,
+            "resampled": resampled,
+            "audio": audio,
         }
         write_json(tmp / "meta.json", meta)
+    seconds = time.perf_counter() - started
+    span = times[-1] + 1.0 / fps if times else 0.0
+    print(f"decode {video.name}: {len(kept)} frames, box {meta['crop']['box']} (decoder step {step}), "
+          f"audio {'yes' if audio else 'no'}, {seconds:.2f} s ({seconds / max(span, 1e-9):.2f} s per video second)",
+          flush=True)
     return meta
 
 
