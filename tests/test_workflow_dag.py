@@ -10,7 +10,7 @@ import yaml
 
 from workflow_utils import REPO, planned_jobs, snakemake
 
-PER_SUBJECT = ("decode", "matte", "keypoints", "fit", "segment", "split")
+PER_SUBJECT = ("decode", "matte", "keypoints", "fit", "segment", "split", "subject_sheet")
 
 
 def test_default_dag_covers_every_demo_subject(tmp_path):

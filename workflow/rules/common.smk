@@ -112,6 +112,7 @@ def all_targets():
         targets += [f"{R}/tables/preprocess.csv", f"{R}/figures/demo_contact_sheet.png"]
     if NOVEL_SUBJECTS:
         targets += [f"{R}/tables/novel.csv"]
+    targets += [f"{R}/figures/subjects/{s}.png" for s in ALL_SUBJECTS]  # one preprocessing sheet per subject
     if len(TRAIN_SUBJECTS) > 1 and config["animate"]:
         targets += [f"{R}/animate/{SETTINGS[0]}/{TRAIN_SUBJECTS[0]}_as_{TRAIN_SUBJECTS[1]}.mp4"]
     return targets
@@ -138,6 +139,7 @@ RULE_CODE = {
     "report_quality": ("report",),
     "report_novel": ("report",),
     "report_preprocess": ("report",),
+    "subject_sheet": ("report/subject_sheet.py", "demo/contact_sheet.py", "raster", "body", "video/frames.py"),
 }
 from talkinnerf.provenance import source_digest  # noqa: E402
 

@@ -54,3 +54,32 @@ rule report_preprocess:
     threads: 1
     shell:
         "{PY} report concat --inputs {input} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
+rule subject_sheet:
+    input:
+        frames=f"{R}/frames/{{subject}}",
+        matte=f"{R}/matte/{{subject}}",
+        keypoints=f"{R}/keypoints/{{subject}}.npz",
+        smplx=f"{R}/smplx/{{subject}}.npz",
+        parts=f"{R}/parts/{{subject}}",
+        split=f"{R}/splits/{{subject}}.json",
+        model=body_model_path(),
+    output:
+        f"{R}/figures/subjects/{{subject}}.png",
+    params:
+        code=code_version("subject_sheet"),
+        matte_backend=(config.get("matte") or {}).get("backend", "default"),
+        keypoints_backend=(config.get("keypoints") or {}).get("backend", "default"),
+    log:
+        f"{R}/logs/report/subject_sheet/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/report/subject_sheet/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+    shell:
+        "{PY} report subject-sheet --subject {wildcards.subject} --frames {input.frames} --matte {input.matte} "
+        "--keypoints {input.keypoints} --smplx {input.smplx} --parts {input.parts} --split {input.split} "
+        "--model {input.model} --matte-backend {params.matte_backend} "
+        "--keypoints-backend {params.keypoints_backend} --out {output} > {log} 2>&1"
