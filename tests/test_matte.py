@@ -1,4 +1,6 @@
-"""Matting backends: background estimation on synthetic scenes, provided mattes, rvm placeholder."""
+"""Matting backends: background estimation on synthetic scenes, provided mattes, errors of the dispatch.
+
+The learned backends (rvm, mediapipe, auto) and the RVM weights route: tests/test_matte_learned.py."""
 
 from __future__ import annotations
 
@@ -74,14 +76,14 @@ def test_provided_backend_checks_count_and_size(tmp_path):
         compute_mattes(frames, MatteOptions(backend="provided"))
 
 
-def test_rvm_and_unknown_backends_explain_themselves(monkeypatch, tmp_path):
+def test_rvm_without_weights_and_unknown_backends_explain_themselves(monkeypatch, tmp_path):
     monkeypatch.setenv("TALKINNERF_WEIGHTS", str(tmp_path / "w"))
     frames = np.zeros((1, 4, 4, 3), np.uint8)
-    with pytest.raises(ValueError, match=r"rvm_mobilenetv3\.pth.*w/rvm"):
+    with pytest.raises(FileNotFoundError, match=r"w/rvm/rvm_mobilenetv3\.pth.*fetch rvm --accept-gpl"):
         compute_mattes(frames, MatteOptions(backend="rvm"))
     with pytest.raises(ValueError, match="unknown matte backend 'magic'"):
         compute_mattes(frames, MatteOptions(backend="magic"))
-    assert set(BACKENDS) == {"background", "provided", "rvm"}
+    assert set(BACKENDS) == {"background", "provided", "rvm", "mediapipe"}
 
 
 def test_cli_matte_writes_one_png_per_frame(tmp_path):

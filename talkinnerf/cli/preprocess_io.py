@@ -5,9 +5,9 @@ from __future__ import annotations
 
 def add_commands(subparsers) -> None:
     """Register commands; each sets `func` to a handler taking the parsed args."""
-    p = subparsers.add_parser("matte", help="frames -> alpha mattes (background | provided | rvm)")
+    p = subparsers.add_parser("matte", help="frames -> alpha mattes (background | provided | rvm | mediapipe | auto)")
     p.add_argument("--frames", required=True, help="decoded frames folder (results/frames/<subject>)")
-    p.add_argument("--out", required=True, help="output folder of %%06d.png alpha mattes")
+    p.add_argument("--out", required=True, help="output folder of %%06d.png alpha mattes + meta.json (backend run)")
     p.add_argument("--options", default=None, help="JSON of the config.yaml `matte` section")
     p.set_defaults(func=_matte)
 

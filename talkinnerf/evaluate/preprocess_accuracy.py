@@ -4,7 +4,10 @@ Ground truth (docs/contracts.md `resources/demo/s/gt/`) lives in *video* pixels 
 stage outputs live in *frame* pixels and are indexed by kept frame. meta.json (`source_frames`, `transform`) of
 the decoded frames links the two. Metrics:
 
-- matte IoU (alpha > 0.5) per frame, averaged;
+- matte IoU (alpha > 0.5) per frame, averaged: `matte_iou` for the workflow's own mattes, and
+  `matte_iou_<backend>` per matte backend (`matte_backend_ious` runs the backends the workflow did not in
+  memory on the same frames; the one it did run is copied from `matte_iou`, not computed twice). A backend that
+  cannot run (rvm without its weights) is empty ("n/a" in the table) and `matte_note` says why;
 - keypoint error (px, frame pixels) of detected keypoints vs exact 2D ground truth, over points that are both
   detected (confidence > 0) and visible in the ground truth; overall and per part;
 - fitted-joint 3D error (mm) after pelvis alignment, 22 body joints and 30 hand joints separately, compared in
@@ -19,8 +22,10 @@ the decoded frames links the two. Metrics:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +37,11 @@ HAND_JOINTS = np.arange(25, 55)   # SMPL-X: 15 left-hand then 15 right-hand fing
 PELVIS = 0
 NUM_PARTS = 5
 KEYPOINT_PARTS = ("body", "left_hand", "right_hand", "face")
-COLUMNS = ["subject", "frames", "matte_iou", "keypoints_px", "keypoints_body_px", "keypoints_hands_px",
+MATTE_BACKENDS = ("background", "mediapipe", "rvm")  # compared in the preprocessing table
+MATTE_COLUMNS = [f"matte_iou_{b}" for b in MATTE_BACKENDS]
+COLUMNS = ["subject", "frames", "matte_iou", *MATTE_COLUMNS, "keypoints_px", "keypoints_body_px", "keypoints_hands_px",
            "keypoints_face_px", "keypoints_detected", "joints3d_body_mm", "joints3d_hands_mm",
-           "joints2d_body_px", "joints2d_hands_px", "parts_accuracy", "parts_miou"]
+           "joints2d_body_px", "joints2d_hands_px", "parts_accuracy", "parts_miou", "matte_note"]
 
 
 # ---------------------------------------------------------------------------------------------- pure metrics
@@ -132,24 +139,35 @@ def _source_rows(array: np.ndarray, source_frames: list[int], what: str) -> np.n
     return array[np.asarray(source_frames)]
 
 
+def _ground_truth(gt_dir: Path, meta: dict, nearest: bool):
+    """Yield the ground truth of each kept frame warped into frame pixels (S,S)."""
+    from talkinnerf.video.frames import read_image
+
+    size = int(meta["size"])
+    w, h = meta["source_size"]
+    for src in meta["source_frames"]:
+        gt_path = gt_dir / f"{src:06d}.png"
+        if not gt_path.is_file():
+            raise FileNotFoundError(f"ground truth {gt_path} missing (source frame {src})")
+        gt = read_image(gt_path, gray=True)
+        if gt.shape != (h, w):
+            raise ValueError(f"ground truth {gt_path} is {gt.shape[1]}x{gt.shape[0]}, the video is {w}x{h}")
+        yield warp_to_frame(gt, meta["transform"], size, nearest)
+
+
 def _image_pairs(pred_dir: Path, gt_dir: Path, meta: dict, nearest: bool):
     """Yield (prediction (S,S), ground truth warped into frame pixels (S,S)) per kept frame."""
     from talkinnerf.video.frames import read_image
 
     size = int(meta["size"])
-    w, h = meta["source_size"]
-    for i, src in enumerate(meta["source_frames"]):
-        pred_path, gt_path = pred_dir / f"{i:06d}.png", gt_dir / f"{src:06d}.png"
+    for i, gt in enumerate(_ground_truth(gt_dir, meta, nearest)):
+        pred_path = pred_dir / f"{i:06d}.png"
         if not pred_path.is_file():
             raise FileNotFoundError(f"{pred_path} missing (frame {i})")
-        if not gt_path.is_file():
-            raise FileNotFoundError(f"ground truth {gt_path} missing (source frame {src})")
-        pred, gt = read_image(pred_path, gray=True), read_image(gt_path, gray=True)
-        if gt.shape != (h, w):
-            raise ValueError(f"ground truth {gt_path} is {gt.shape[1]}x{gt.shape[0]}, the video is {w}x{h}")
+        pred = read_image(pred_path, gray=True)
         if pred.shape != (size, size):
             raise ValueError(f"{pred_path} is {pred.shape[1]}x{pred.shape[0]}, frames are {size}x{size}")
-        yield pred, warp_to_frame(gt, meta["transform"], size, nearest)
+        yield pred, gt
 
 
 # ---------------------------------------------------------------------------------------------- per subject
@@ -158,6 +176,47 @@ def _image_pairs(pred_dir: Path, gt_dir: Path, meta: dict, nearest: bool):
 def matte_metric(matte_dir: Path, gt: Path, meta: dict) -> float:
     ious = [mask_iou(p > 127, g > 127) for p, g in _image_pairs(matte_dir, gt / "alpha", meta, nearest=False)]
     return float(np.mean(ious))
+
+
+def alpha_iou(alphas: np.ndarray, gt: Path, meta: dict) -> float:
+    """Mean IoU (alpha > 0.5) of in-memory mattes uint8 (T,S,S), one per kept frame, vs the ground truth."""
+    if len(alphas) != len(meta["source_frames"]):
+        raise ValueError(f"{len(alphas)} mattes for {len(meta['source_frames'])} frames")
+    truth = _ground_truth(gt / "alpha", meta, nearest=False)
+    return float(np.mean([mask_iou(a > 127, g > 127) for a, g in zip(alphas, truth)]))
+
+
+def matte_backend_ious(subject: str, gt: str | os.PathLike, frames: str | os.PathLike, backends: list[str],
+                       options: dict | None = None) -> dict:
+    """Run each matte backend of ``backends`` in memory on the decoded frames and score it against the ground
+    truth: {"subject", "matte_iou_<backend>" ..., "matte_note"}. ``options`` is the config's `matte` section
+    (its backend is replaced). rvm without its weights file is NaN with a note, not an error."""
+    from talkinnerf.options import from_dict
+    from talkinnerf.preprocess.matte import MatteOptions, compute_mattes, rvm_weights_path
+    from talkinnerf.video.frames import read_frames
+
+    unknown = sorted(set(backends) - set(MATTE_BACKENDS))
+    if unknown:
+        raise ValueError(f"matte backends {unknown} are not compared; known: {list(MATTE_BACKENDS)}")
+    gt, frames = Path(gt), Path(frames)
+    meta = read_json(frames / "meta.json")
+    images = read_frames(frames)
+    base = from_dict(MatteOptions, options or {}, "config section 'matte'")
+    row: dict = {"subject": subject}
+    notes = []
+    for backend in backends:
+        opts = dataclasses.replace(base, backend=backend)
+        if backend == "rvm" and not rvm_weights_path(opts).is_file():
+            row[f"matte_iou_{backend}"] = math.nan
+            notes.append("rvm: no weights file (talkinnerf weights fetch rvm --accept-gpl)")
+            print(f"matte backend rvm: n/a, no weights at {rvm_weights_path(opts)}")
+            continue
+        start = time.perf_counter()
+        row[f"matte_iou_{backend}"] = alpha_iou(compute_mattes(images, opts, frames), gt, meta)
+        print(f"matte backend {backend}: IoU {row[f'matte_iou_{backend}']:.4f} "
+              f"({time.perf_counter() - start:.1f} s for {len(images)} frames)")
+    row["matte_note"] = "; ".join(notes)
+    return row
 
 
 def parts_metric(parts_dir: Path, gt: Path, meta: dict) -> tuple[float, float]:
@@ -229,17 +288,28 @@ def joint_metrics(smplx_npz: Path, gt: Path, meta: dict) -> dict[str, float]:
 
 def evaluate_subject(subject: str, gt: str | os.PathLike, frames: str | os.PathLike,
                      matte: str | os.PathLike | None = None, keypoints: str | os.PathLike | None = None,
-                     smplx: str | os.PathLike | None = None, parts: str | os.PathLike | None = None) -> dict:
-    """One row of metrics for ``subject``; a stage left out (None) gives NaN in its columns."""
+                     smplx: str | os.PathLike | None = None, parts: str | os.PathLike | None = None,
+                     matte_backends: str | os.PathLike | None = None) -> dict:
+    """One row of metrics for ``subject``; a stage left out (None) gives NaN in its columns.
+
+    ``matte_backends``: the CSV row of `matte_backend_ious` (the backends the workflow did not run); the backend
+    that made ``matte`` (its meta.json) gets ``matte_iou`` in its own column."""
     gt, frames = Path(gt), Path(frames)
     if not gt.is_dir():
         raise FileNotFoundError(f"ground truth folder {gt} of subject {subject} does not exist")
     meta = read_json(frames / "meta.json")
     row: dict = {c: math.nan for c in COLUMNS}
     row["subject"], row["frames"] = subject, int(meta["count"])
+    row["matte_note"] = ""
     try:
         if matte is not None:
             row["matte_iou"] = matte_metric(Path(matte), gt, meta)
+            ran = Path(matte) / "meta.json"
+            backend = read_json(ran).get("backend") if ran.is_file() else None
+            if f"matte_iou_{backend}" in row:
+                row[f"matte_iou_{backend}"] = row["matte_iou"]
+        if matte_backends is not None:
+            row.update(read_matte_backends(Path(matte_backends), subject))
         if keypoints is not None:
             row.update(keypoint_metrics(Path(keypoints), gt, meta))
         if smplx is not None:
@@ -251,10 +321,23 @@ def evaluate_subject(subject: str, gt: str | os.PathLike, frames: str | os.PathL
     return row
 
 
-def write_rows(path: str | os.PathLike, rows: list[dict]) -> None:
+def read_matte_backends(path: Path, subject: str) -> dict:
+    """The `matte_iou_<backend>` values and note of ``subject`` in a CSV written by `evaluate matte-backends`."""
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("subject") == subject]
+    if len(rows) != 1:
+        raise ValueError(f"{path} has {len(rows)} rows for subject {subject}, expected 1")
+    out: dict = {"matte_note": rows[0].get("matte_note") or ""}
+    for column in MATTE_COLUMNS:
+        if column in rows[0]:
+            out[column] = float(rows[0][column]) if rows[0][column] else math.nan
+    return out
+
+
+def write_rows(path: str | os.PathLike, rows: list[dict], columns: list[str] | None = None) -> None:
     """CSV with COLUMNS as header, floats with 6 significant digits, NaN as empty."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns or COLUMNS)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else

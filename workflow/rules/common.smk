@@ -86,6 +86,13 @@ def options(section, **extra):
     return json.dumps(merged, sort_keys=True)
 
 
+from talkinnerf.evaluate.preprocess_accuracy import MATTE_BACKENDS  # noqa: E402
+from talkinnerf.preprocess.matte import backend_identity as matte_backend_identity  # noqa: E402
+
+# the matte backends compared on the demo besides the one the matte rule runs (that one is scored once, there)
+OTHER_MATTE_BACKENDS = [b for b in MATTE_BACKENDS if b != matte_backend_identity(config.get("matte")).split(":")[0]]
+
+
 def body_model_path():
     path = config["body_model"]["path"]
     return path if path else f"{RES}/body/SMPLX_OPEN_TALKINNERF.npz"
@@ -125,12 +132,13 @@ RULE_CODE = {
     "demo_synthesize": ("demo", "raster", "body", "camera.py", "video"),
     "demo_contact_sheet": ("demo",),
     "decode": ("video",),
-    "matte": ("preprocess/matte.py", "video"),
+    "matte": ("preprocess/matte", "preprocess/rvm.py", "video"),
     "keypoints": ("preprocess/keypoints", "video/decode.py"),
     "fit": ("preprocess/fit.py", "preprocess/priors.py", "preprocess/smoothing.py", "body", "camera.py"),
     "segment": ("preprocess/segment.py", "raster", "body"),
     "split": ("preprocess/split.py",),
     "evaluate_preprocess": ("evaluate/preprocess_accuracy.py",),
+    "evaluate_matte_backends": ("evaluate/preprocess_accuracy.py", "preprocess/matte", "preprocess/rvm.py"),
     "train": ("nerf", "train"),
     "finetune": ("nerf", "train"),
     "evaluate_render": ("evaluate", "nerf", "train/data.py", "train/rays.py"),

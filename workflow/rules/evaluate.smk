@@ -44,11 +44,35 @@ use rule evaluate_render as evaluate_novel with:
         f"{R}/benchmarks/evaluate/novel_{{secs}}s/{{subject}}.tsv"
 
 
+rule evaluate_matte_backends:
+    input:
+        gt=f"{RES}/demo/{{subject}}/gt",
+        frames=f"{R}/frames/{{subject}}",
+    output:
+        f"{R}/eval/matte_backends/{{subject}}.csv",
+    params:
+        code=code_version("evaluate_matte_backends"),
+        options=options("matte"),
+        backends=" ".join(OTHER_MATTE_BACKENDS),
+        rvm=matte_backend_identity({**(config.get("matte") or {}), "backend": "rvm"}),
+    log:
+        f"{R}/logs/evaluate_matte_backends/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_matte_backends/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    shell:
+        "{PY} evaluate matte-backends --subject {wildcards.subject} --gt {input.gt} --frames {input.frames} "
+        "--backends {params.backends} --options '{params.options}' --out {output} > {log} 2>&1"
+
+
 rule evaluate_preprocess:
     input:
         gt=f"{RES}/demo/{{subject}}/gt",
         frames=f"{R}/frames/{{subject}}",
         matte=f"{R}/matte/{{subject}}",
+        matte_backends=f"{R}/eval/matte_backends/{{subject}}.csv",
         keypoints=f"{R}/keypoints/{{subject}}.npz",
         smplx=f"{R}/smplx/{{subject}}.npz",
         parts=f"{R}/parts/{{subject}}",
@@ -63,8 +87,8 @@ rule evaluate_preprocess:
     threads: 1
     shell:
         "{PY} evaluate preprocess --subject {wildcards.subject} --gt {input.gt} --frames {input.frames} "
-        "--matte {input.matte} --keypoints {input.keypoints} --smplx {input.smplx} --parts {input.parts} "
-        "--out {output} > {log} 2>&1"
+        "--matte {input.matte} --matte-backends {input.matte_backends} --keypoints {input.keypoints} "
+        "--smplx {input.smplx} --parts {input.parts} --out {output} > {log} 2>&1"
 
 
 rule animate:

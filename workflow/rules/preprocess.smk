@@ -28,6 +28,7 @@ rule matte:
     params:
         code=code_version("matte"),
         options=options("matte"),
+        backend=matte_backend_identity(config.get("matte")),  # rvm/auto: the weights file (fetching reruns it)
     log:
         f"{R}/logs/matte/{{subject}}.log",
     benchmark:

@@ -1,8 +1,6 @@
-"""Foreground alpha per frame: `matte/s/%06d.png` (uint8 0..255). Backends are a name → function registry.
+"""Matte backend `background`: a static camera's backdrop estimated from the video, then a per-frame threshold.
 
-A backend is ``fn(frames: uint8 (T,H,W,3), opts: MatteOptions, frames_dir: Path) -> uint8 (T,H,W)``.
-
-`background` assumes a static camera: the backdrop is the temporal median of the frames, except where the
+It assumes a static camera: the backdrop is the temporal median of the frames, except where the
 person never moves (a talking person's legs and torso sit in the median too). Those pixels are found as the
 part of the median that a flood fill from the image border cannot reach and that touches the moving region.
 There the backdrop is continued from the visible wall by copying along its repeat (the shift under which the
@@ -15,47 +13,13 @@ rim alpha is the pixel's coverage between backdrop and nearby person colour. See
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from talkinnerf.io import atomic_dir
-
-
-@dataclasses.dataclass
-class MatteOptions:
-    """Options of `talkinnerf preprocess matte` (config.yaml section `matte`)."""
-
-    backend: str = "background"     # background | provided | rvm
-    provided_dir: str | None = None  # folder of %06d.png alpha mattes (backend `provided`)
-    # background backend
-    median_frames: int = 60          # frames sampled (evenly) for the temporal median
-    threshold: float = 15.0          # RGB Euclidean distance (0..255 scale) above which a pixel is foreground
-    noise_factor: float = 4.0        # raise the threshold to this × the footage's noise level (0 = fixed threshold)
-    softness: float = 10.0           # alpha ramps from threshold-softness to threshold+softness
-    fill_static: bool = True         # recover the backdrop behind parts of the person that never move
-    flood_tolerance: float = 4.0     # per-channel neighbour tolerance of the border flood fill
-    min_component: float = 0.1       # keep components with area >= this fraction of the largest one
-    max_hole: float = 0.002          # fill enclosed holes smaller than this fraction of the image
-    feather: float = 0.7             # Gaussian sigma (px) softening the mask edge; 0 = hard
-    open_size: int = 3               # square opening (px) removing speckle from the thresholded mask; ≤1 = off
-    close_size: int = 3              # elliptic closing (px) bridging cracks; big ones also fill narrow gaps; ≤1 = off
-    edge_refine: bool = True         # rim alpha from the projection on (person colour - backdrop): no bloat
-    edge_contrast: float = 60.0      # ... only where the person's colour is this far (RGB) from the backdrop
-    fill_mode: str = "periodic"      # periodic (copy along the backdrop's repeat) | inpaint (smooth cv2.inpaint)
-    period_min: int = 6              # smallest horizontal repeat (px) searched for the backdrop
-    period_max: int = 48             # largest horizontal repeat (px) searched
-    period_max_dy: int = 4           # vertical component (px) allowed in the repeat vector
-    refine_steps: int = 2            # times the still-person hole shrinks to where the median disagrees with the fill
-    refine_factor: float = 0.5       # ... disagreement = |median - fill| > threshold * refine_factor
-
-
-Backend = Callable[[np.ndarray, MatteOptions, Path], np.ndarray]
-
-
-# ---------------------------------------------------------------------------------------------- background
+if TYPE_CHECKING:
+    from talkinnerf.preprocess.matte import MatteOptions
 
 
 def _border_flood(image: np.ndarray, tolerance: float) -> np.ndarray:
@@ -296,86 +260,10 @@ def noise_level(frames: np.ndarray, background: np.ndarray) -> float:
 
 
 def matte_background(frames: np.ndarray, opts: MatteOptions, frames_dir: Path) -> np.ndarray:
+    """Backend `background`: frames uint8 (T,H,W,3) of a static camera → alpha uint8 (T,H,W)."""
     background = estimate_background(frames, opts)
     if opts.noise_factor > 0:
         # noisy footage raises the threshold; clean footage keeps the (low) configured one
         opts = dataclasses.replace(opts, threshold=max(opts.threshold,
                                                        opts.noise_factor * noise_level(frames, background)))
     return np.stack([alpha_from_background(f, background, opts) for f in frames])
-
-
-# ---------------------------------------------------------------------------------------------- others
-
-
-def matte_provided(frames: np.ndarray, opts: MatteOptions, frames_dir: Path) -> np.ndarray:
-    """Alpha PNGs the user supplies (`provided_dir/%06d.png`), checked against the frames' count and size."""
-    from talkinnerf.video.frames import list_frames, read_image
-
-    if not opts.provided_dir:
-        raise ValueError(f"matte backend 'provided' needs option provided_dir (frames {frames_dir})")
-    folder = Path(opts.provided_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"provided matte folder {folder} does not exist (frames {frames_dir})")
-    files = list_frames(folder)
-    if len(files) != len(frames):
-        raise ValueError(f"provided matte folder {folder} has {len(files)} mattes but {frames_dir} has "
-                         f"{len(frames)} frames")
-    alphas = []
-    for path in files:
-        alpha = read_image(path, gray=True)
-        if alpha.shape != frames.shape[1:3]:
-            raise ValueError(f"provided matte {path} is {alpha.shape[1]}x{alpha.shape[0]}, frames are "
-                             f"{frames.shape[2]}x{frames.shape[1]}")
-        alphas.append(alpha)
-    return np.stack(alphas)
-
-
-def rvm_weights_path() -> Path:
-    """Where the RVM backend will look for its weights."""
-    root = os.environ.get("TALKINNERF_WEIGHTS")
-    base = Path(root) / "rvm" if root else Path.home() / ".cache" / "talkinnerf" / "rvm"
-    return base / "rvm_mobilenetv3.pth"
-
-
-def matte_rvm(frames: np.ndarray, opts: MatteOptions, frames_dir: Path) -> np.ndarray:
-    raise ValueError(
-        f"matte backend 'rvm' (Robust Video Matting) is not implemented yet; it will need the weights file "
-        f"rvm_mobilenetv3.pth at {rvm_weights_path()} ($TALKINNERF_WEIGHTS/rvm/ or ~/.cache/talkinnerf/rvm/). "
-        f"Use backend 'background' (static camera) or 'provided' for {frames_dir}")
-
-
-BACKENDS: dict[str, Backend] = {
-    "background": matte_background,
-    "provided": matte_provided,
-    "rvm": matte_rvm,
-}
-
-
-def compute_mattes(frames: np.ndarray, opts: MatteOptions, frames_dir: Path = Path(".")) -> np.ndarray:
-    """Dispatch to the backend: frames uint8 (T,H,W,3) → alpha uint8 (T,H,W)."""
-    try:
-        backend = BACKENDS[opts.backend]
-    except KeyError:
-        raise ValueError(f"unknown matte backend {opts.backend!r}; known: {sorted(BACKENDS)}") from None
-    alphas = backend(frames, opts, Path(frames_dir))
-    if alphas.shape != frames.shape[:3] or alphas.dtype != np.uint8:
-        raise ValueError(f"matte backend {opts.backend} returned {alphas.shape} {alphas.dtype} for {frames_dir}")
-    return alphas
-
-
-def run_matte(frames_dir: str | os.PathLike, out: str | os.PathLike, opts: MatteOptions | None = None) -> int:
-    """Stage: `frames_dir/%06d.png` → `out/%06d.png` alpha (atomic folder). Returns the frame count.
-
-    Provided mattes are decoded and rewritten as 8-bit grey PNGs (lossless, whatever their channels were).
-    """
-    from talkinnerf.video.frames import read_frames, write_gray_png
-
-    opts = opts or MatteOptions()
-    frames_dir, out = Path(frames_dir), Path(out)
-    frames = read_frames(frames_dir)
-    alphas = compute_mattes(frames, opts, frames_dir)
-    with atomic_dir(out) as tmp:
-        for i, alpha in enumerate(alphas):
-            write_gray_png(tmp / f"{i:06d}.png", alpha)
-    return len(alphas)
-
