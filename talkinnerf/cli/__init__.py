@@ -18,6 +18,7 @@ GROUPS = {
     "train": "train / fine-tune TalkinNeRF",
     "evaluate": "render held-out frames, metrics, preprocessing accuracy",
     "report": "tables and figures",
+    "weights": "pretrained files: list what is present, fetch (LPIPS backbones)",
 }
 
 

@@ -13,6 +13,8 @@ import math
 import numpy as np
 import torch
 
+from talkinnerf.train.losses import LPIPS_MIN_SIDE
+
 PSNR_CAP = 100.0   # dB reported for identical images (finite so means stay finite)
 
 
@@ -45,7 +47,8 @@ def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 class LpipsMetric:
-    """LPIPS(VGG) distance, or NaN with ``status`` = "n/a: <reason>" when the VGG weights are missing."""
+    """LPIPS(VGG) distance (lpips 0.1.4 with the real VGG16 backbone, see talkinnerf/pretrained.py), or NaN with
+    ``status`` = "n/a: <reason>" when the backbone weights are missing (`talkinnerf weights fetch lpips`)."""
 
     def __init__(self, enabled: bool = True, device: str | torch.device = "cpu") -> None:
         import warnings
@@ -58,7 +61,7 @@ class LpipsMetric:
         for w in caught:   # one warning at start, worded for evaluation
             warnings.warn(str(w.message).replace("LPIPS off", "LPIPS metric n/a"), stacklevel=2)
         self.device = device
-        self.status = "on" if self.module is not None else "n/a: " + status.removeprefix("off: ")
+        self.status = status if self.module is not None else "n/a: " + status.removeprefix("off: ")
 
     @property
     def available(self) -> bool:
@@ -66,7 +69,8 @@ class LpipsMetric:
 
     @torch.no_grad()
     def __call__(self, pred: np.ndarray, gt: np.ndarray) -> float:
-        if self.module is None or min(pred.shape[:2]) < 16:   # VGG's 4 poolings need >= 16 px
+        if self.module is None or min(pred.shape[:2]) < LPIPS_MIN_SIDE:   # VGG's 4 poolings need >= 16 px
             return math.nan
-        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).float().permute(2, 0, 1)[None].to(self.device)  # noqa: E731
+        # (1,3,H,W) contiguous: a channels-last view would make every convolution reorder its weights
+        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 0))).float()[None].to(self.device)  # noqa: E731
         return float(self.module(to_t(pred), to_t(gt), normalize=True).mean())

@@ -27,7 +27,7 @@ from talkinnerf.io import atomic_path, write_json
 from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.train.checkpoint import LATEST, load_checkpoint, restore, save_checkpoint
 from talkinnerf.train.data import SubjectData, data_digest, load_subject
-from talkinnerf.train.losses import LossWeights, TalkinLoss, make_lpips, psnr_from_mse
+from talkinnerf.train.losses import LPIPS_MIN_SIDE, LossWeights, TalkinLoss, make_lpips, psnr_from_mse
 from talkinnerf.train.sampling import part_shares, patch_pixels, sample_patches
 
 MODEL_FORMAT = "talkinnerf-model-v1"
@@ -47,7 +47,9 @@ class TrainConfig:
     inside_share: float = 0.8          # share of patch centres inside the subject's projected box
     part_schedule: bool = True         # supp. B hands/arms shares; False: plain 80% inside sampling
     paper_iterations: int = 400_000    # the schedule's reference length (phase boundaries scale by iterations/this)
-    lpips: bool = True                 # LPIPS term when the VGG weights are present
+    lpips: bool = True                 # LPIPS term when the VGG weights are present (`talkinnerf weights fetch lpips`)
+    lpips_required: bool = False       # fail instead of training without LPIPS (weights missing, patches < 16 px)
+    lpips_every: int = 1               # LPIPS on every k-th iteration only (its CPU cost); the others as LPIPS off
     loss_lpips: float = 1.0
     loss_mse: float = 0.2
     loss_ce: float = 0.05
@@ -70,6 +72,13 @@ class TrainConfig:
             raise ValueError(f"train.iterations must be >= 1, got {self.iterations}")
         if not 0.0 <= self.inside_share <= 1.0:
             raise ValueError(f"train.inside_share must be in [0, 1], got {self.inside_share}")
+        if self.lpips_every < 1:
+            raise ValueError(f"train.lpips_every must be >= 1, got {self.lpips_every}")
+        if self.lpips_required and not (self.lpips and self.loss_lpips > 0):
+            raise ValueError("train.lpips_required needs lpips: true and loss_lpips > 0")
+        if self.lpips_required and self.patch_size < LPIPS_MIN_SIDE:
+            raise ValueError(f"train.lpips_required: LPIPS(VGG) needs patches of >= {LPIPS_MIN_SIDE} px, "
+                             f"patch_size is {self.patch_size}")
         if self.background is not None:
             self.model = dataclasses.replace(self.model, background=tuple(self.background))
 
@@ -214,7 +223,7 @@ class Distributed:
 
 # Options that change how a run is logged or scheduled on the machine, not what it computes.
 _NOT_IN_FINGERPRINT = ("progress", "threads", "checkpoint_every", "keep_checkpoints", "log_every", "tensorboard",
-                       "frame_cache", "device")
+                       "frame_cache", "device", "lpips_required")
 
 
 # The package code a training run executes: a checkpoint written by other code is not resumed.
@@ -249,9 +258,12 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     out = Path(out)
     dist_info = dist_info or Distributed()
     ckpt_dir = out / "checkpoints"
-    lpips_module, lpips_status = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device)
+    lpips_module, lpips_status = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device, required=cfg.lpips_required,
+                                            min_side=cfg.patch_size)
     loss_fn = TalkinLoss(effective_loss_weights(cfg, lpips_module is not None), cfg.model.four_classes,
-                         lpips_module)
+                         lpips_module, weights_without_lpips=effective_loss_weights(cfg, False))
+    # whether LPIPS ran changes the result: a checkpoint trained without it is not resumed with it (and vice versa)
+    inputs = {**(inputs or {}), "lpips": "on" if lpips_module is not None else "off"}
     optimizer = torch.optim.Adam(param_groups, lr=cfg.lr)
     decay_steps = cfg.effective_decay_steps()
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -285,6 +297,9 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         writer = SummaryWriter(str(out / "tb"), purge_step=start)
     background = torch.tensor(cfg.model.background, dtype=torch.float32)
     meta = {**meta, "lpips": lpips_status, "loss_weights": dataclasses.asdict(loss_fn.weights),
+            "lpips_every": cfg.lpips_every if lpips_module is not None else None,
+            "loss_weights_without_lpips": (dataclasses.asdict(loss_fn.weights_without_lpips)
+                                           if lpips_module is not None and cfg.lpips_every > 1 else None),
             "iterations": cfg.iterations, "decay_steps": decay_steps, "identities": identity_names,
             "world_size": dist_info.world_size, "resumed_from": start, "model_step_offset": model_step_offset}
     if dist_info.main:
@@ -300,6 +315,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
+    last_lpips = torch.zeros(())
     for step in range(start, end):
         model_step = model_step_offset + step
         if prepare_step is not None:
@@ -308,8 +324,11 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         rgb, seg_logits, hit_idx = render_batch(net, batch, model_step, background, device)
         n, p = cfg.patches, cfg.patch_size
         gt = batch["gt"].to(device)
+        with_lpips = step % cfg.lpips_every == 0
         losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits,
-                         batch["labels"].to(device)[hit_idx])
+                         batch["labels"].to(device)[hit_idx], with_lpips=with_lpips)
+        if with_lpips:
+            last_lpips = losses["lpips"]       # logged as the latest computed value (lpips_every > 1)
         optimizer.zero_grad(set_to_none=True)
         if losses["total"].requires_grad:
             losses["total"].backward()
@@ -317,7 +336,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         scheduler.step()
         done = step + 1
         if done % cfg.log_every == 0 or done == end:
-            last = {k: float(v.detach()) for k, v in losses.items()}
+            last = {k: float(v.detach()) for k, v in {**losses, "lpips": last_lpips}.items()}
             last["psnr"] = psnr_from_mse(float(((rgb.detach() - gt) ** 2).mean()))
             last["lr"] = optimizer.param_groups[0]["lr"]
             if writer is not None:
