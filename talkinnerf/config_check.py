@@ -48,6 +48,9 @@ def check_stage_sections(config: dict[str, Any]) -> None:
         from_dict(model_cls, setting_train_section(config, setting), where=f"config settings.{setting}")
     demo_cls = options_class("demo_render")
     demo = config.get("demo") or {}
+    if demo.get("matte"):
+        from_dict(options_class("matte"), {**(config.get("matte") or {}), **demo["matte"]},
+                  where="config section 'demo.matte'")
     for entry in list(demo.get("subjects") or []) + list(demo.get("novel") or []):
         fields = {k: v for k, v in entry.items() if k != "name"}
         from_dict(demo_cls, {**(config.get("demo_render") or {}), **fields}, where=f"demo subject {entry.get('name')}")

@@ -39,6 +39,20 @@ def test_a_dropped_in_video_becomes_a_subject(tmp_path):
         (REPO / "config.yaml").read_text())["settings"])
 
 
+def test_demo_subjects_keep_their_matte_and_drop_ins_get_auto(tmp_path):
+    """`demo.matte` applies to the demo's synthetic subjects only; a dropped-in video runs the `matte` section."""
+    videos = tmp_path / "data" / "videos"
+    videos.mkdir(parents=True)
+    (videos / "alex.mp4").write_bytes(b"")
+    text = snakemake(tmp_path, "-n", "-p", "--cores", "1").stdout
+    commands = {line.split("--frames ")[1].split()[0]: line for line in text.splitlines()
+                if "preprocess matte" in line}
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert '"backend": "background"' in commands["results/frames/ava"]
+    assert f'"backend": "{config["matte"]["backend"]}"' in commands["results/frames/alex"]
+    assert config["matte"]["backend"] == "auto" and config["demo"]["matte"]["backend"] == "background"
+
+
 def _write_config(tmp_path: Path, edit) -> str:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     edit(config)
@@ -53,6 +67,7 @@ def _write_config(tmp_path: Path, edit) -> str:
         (lambda c: c["fit"].update({"no_such_option": 1}), "no_such_option"),
         (lambda c: c.update({"unknown_top_level": 1}), "unknown_top_level"),
         (lambda c: c["matte"].update({"backend": "magic"}), "magic"),
+        (lambda c: c["demo"]["matte"].update({"threshold_typo": 3}), "threshold_typo"),
         (lambda c: c["settings"]["talkinnerf"].update({"not_an_ablation": True}), "not_an_ablation"),
     ],
 )

@@ -89,8 +89,20 @@ def options(section, **extra):
 from talkinnerf.evaluate.preprocess_accuracy import MATTE_BACKENDS  # noqa: E402
 from talkinnerf.preprocess.matte import backend_identity as matte_backend_identity  # noqa: E402
 
+
+
+def matte_section(subject):
+    """A subject's matte options: the `matte` section, with `demo.matte` over it for the demo's subjects (their
+    static synthetic backdrops suit `background`; drop-in videos get `auto`: rvm with its weights, else mediapipe)."""
+    section = dict(config.get("matte") or {})
+    if is_demo(subject):
+        section.update(DEMO.get("matte") or {})
+    return section
+
+
+DEMO_MATTE = {**(config.get("matte") or {}), **(DEMO.get("matte") or {})}
 # the matte backends compared on the demo besides the one the matte rule runs (that one is scored once, there)
-OTHER_MATTE_BACKENDS = [b for b in MATTE_BACKENDS if b != matte_backend_identity(config.get("matte")).split(":")[0]]
+OTHER_MATTE_BACKENDS = [b for b in MATTE_BACKENDS if b != matte_backend_identity(DEMO_MATTE).split(":")[0]]
 
 
 def body_model_path():

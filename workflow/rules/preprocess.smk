@@ -27,8 +27,8 @@ rule matte:
         directory(f"{R}/matte/{{subject}}"),
     params:
         code=code_version("matte"),
-        options=options("matte"),
-        backend=matte_backend_identity(config.get("matte")),  # rvm/auto: the weights file (fetching reruns it)
+        options=lambda w: json.dumps(matte_section(w.subject), sort_keys=True),
+        backend=lambda w: matte_backend_identity(matte_section(w.subject)),  # rvm/auto: the weights file too
     log:
         f"{R}/logs/matte/{{subject}}.log",
     benchmark:
