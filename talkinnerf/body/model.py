@@ -47,3 +47,26 @@ def load_body_model(path: str | Path, batch_size: int = 1, device: str = "cpu", 
         from smplx.vertex_joint_selector import VertexJointSelector
         model.vertex_joint_selector = VertexJointSelector(vertex_ids=ids)
     return model.to(device)
+
+
+def fitted_vertices(model, fit: dict[str, np.ndarray], frames: list[int] | np.ndarray) -> np.ndarray:
+    """World-space vertices (len(frames), V, 3) of a fit (results/smplx/s.npz arrays) at ``frames``.
+
+    ``model`` is a smplx model whose batch size is len(frames); eyes stay at rest (the fit has no eye pose).
+    """
+    import torch
+
+    idx = np.asarray(frames)
+    n = len(idx)
+
+    def per_frame(key: str) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(fit[key])[idx], dtype=torch.float32).reshape(n, -1)
+
+    betas = torch.as_tensor(fit["betas"], dtype=torch.float32).reshape(1, -1).expand(n, -1)
+    with torch.no_grad():
+        out = model(betas=betas, global_orient=per_frame("global_orient"), body_pose=per_frame("body_pose"),
+                    jaw_pose=per_frame("jaw_pose"), left_hand_pose=per_frame("left_hand_pose"),
+                    right_hand_pose=per_frame("right_hand_pose"), expression=per_frame("expression"),
+                    leye_pose=torch.zeros(n, 3), reye_pose=torch.zeros(n, 3), transl=per_frame("transl"),
+                    return_verts=True)
+    return out.vertices.numpy()

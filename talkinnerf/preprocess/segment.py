@@ -46,9 +46,7 @@ def labels_from_mesh_and_matte(mesh_labels: np.ndarray, matte: np.ndarray) -> np
 
 def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_path: Path, out_dir: Path,
                    opts: SegmentOptions) -> int:
-    import torch
-
-    from talkinnerf.body.model import load_body_model
+    from talkinnerf.body.model import fitted_vertices, load_body_model
     from talkinnerf.body.parts import vertex_part_labels
     from talkinnerf.io import load_npz
     from talkinnerf.raster import rasterize
@@ -64,15 +62,7 @@ def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_pa
     model = load_body_model(str(model_path), batch_size=count, device="cpu")
     labels_v = vertex_part_labels(model)
     faces = np.asarray(model.faces, dtype=np.int64)
-    t = lambda k: torch.as_tensor(fit[k], dtype=torch.float32)  # noqa: E731
-    with torch.no_grad():
-        out = model(betas=t("betas")[None].expand(count, -1), global_orient=t("global_orient"),
-                    body_pose=t("body_pose").reshape(count, -1), jaw_pose=t("jaw_pose"),
-                    left_hand_pose=t("left_hand_pose").reshape(count, -1),
-                    right_hand_pose=t("right_hand_pose").reshape(count, -1), expression=t("expression"),
-                    leye_pose=torch.zeros(count, 3), reye_pose=torch.zeros(count, 3), transl=t("transl"),
-                    return_verts=True)
-    verts = out.vertices.numpy()
+    verts = fitted_vertices(model, fit, np.arange(count))
     for i in range(count):
         matte_path = matte_dir / f"{i:06d}.png"
         if not matte_path.is_file():

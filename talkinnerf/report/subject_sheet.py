@@ -287,23 +287,6 @@ def compose_sheet(rows: list[list[np.ndarray]], row_labels: list[list[str]], tit
 # ---------------------------------------------------------------------------------------------- files
 
 
-def posed_vertices(model, fit: dict[str, np.ndarray], frames: list[int]) -> np.ndarray:
-    """World-space vertices (len(frames), V, 3) of the fitted body at ``frames`` (model batch = len(frames))."""
-    import torch
-
-    idx = np.asarray(frames)
-    n = len(idx)
-    t = lambda k: torch.as_tensor(np.asarray(fit[k])[idx], dtype=torch.float32).reshape(n, -1)  # noqa: E731
-    betas = torch.as_tensor(fit["betas"], dtype=torch.float32).reshape(1, -1).expand(n, -1)
-    with torch.no_grad():
-        out = model(betas=betas, global_orient=t("global_orient"), body_pose=t("body_pose"),
-                    jaw_pose=t("jaw_pose"), left_hand_pose=t("left_hand_pose"),
-                    right_hand_pose=t("right_hand_pose"), expression=t("expression"),
-                    leye_pose=torch.zeros(n, 3), reye_pose=torch.zeros(n, 3), transl=t("transl"),
-                    return_verts=True)
-    return out.vertices.numpy()
-
-
 def _read_frame_dir(folder: Path, what: str, i: int, gray: bool) -> np.ndarray:
     from talkinnerf.video.frames import read_image
 
@@ -325,7 +308,7 @@ def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, k
     """
     import cv2
 
-    from talkinnerf.body.model import load_body_model
+    from talkinnerf.body.model import fitted_vertices, load_body_model
     from talkinnerf.io import atomic_path, load_npz, read_json
     from talkinnerf.raster import rasterize
     from talkinnerf.video.frames import list_frames
@@ -352,7 +335,7 @@ def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, k
 
     model = load_body_model(str(model_path), batch_size=len(shown), device="cpu")
     faces = np.asarray(model.faces, dtype=np.int64)
-    verts = posed_vertices(model, fit, shown)
+    verts = fitted_vertices(model, fit, shown)
     errors = reprojection_summary(fit)
     layout = SheetLayout(rows=len(shown), cell=size * scale)
     tiles, labels = [], []
