@@ -12,7 +12,9 @@ from talkinnerf.video.decode import DecodeOptions, decode_video
 from talkinnerf.video.encode import write_video
 from talkinnerf.video.person_box import CropBox, landmark_extent, person_box, snap_box, union_extent
 
-REALVID = Path(__file__).resolve().parents[2] / "shared" / "realvid"
+from shared_data import SHARED_DIR
+
+REALVID = SHARED_DIR / "realvid"
 needs_realvid = pytest.mark.skipif(not (REALVID / "book.mkv").is_file(), reason="shared/realvid clips absent")
 
 

@@ -14,7 +14,9 @@ from talkinnerf.preprocess.keypoints import (KeypointOptions, extract_keypoints,
                                              resolve_backend)
 from talkinnerf.preprocess.keypoints.mediapipe import BODY_FROM_POSE, FACE_FROM_MESH
 
-REALVID = Path(__file__).resolve().parents[2] / "shared" / "realvid"
+from shared_data import SHARED_DIR
+
+REALVID = SHARED_DIR / "realvid"
 W, H = 640, 480
 
 

@@ -18,7 +18,9 @@ import pytest
 from talkinnerf.preprocess.matte import MatteOptions, backend_identity, compute_mattes, resolve_backend, run_matte
 from talkinnerf.video.frames import list_frames, read_image
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from shared_data import SHARED_DIR
+
+SHARED = SHARED_DIR
 REALVID = SHARED / "realvid"
 GOLDEN = Path(os.environ.get("TALKINNERF_RVM_CONFORMANCE", SHARED / "rvm")) / "rvm_golden_a_weights.safetensors"
 needs_realvid = pytest.mark.skipif(not (REALVID / "book.mkv").is_file(), reason="shared/realvid clips absent")

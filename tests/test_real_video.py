@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REALVID = Path(__file__).resolve().parents[2] / "shared" / "realvid"
+from shared_data import SHARED_DIR
+
+REALVID = SHARED_DIR / "realvid"
 CLIP = REALVID / "again.mkv"
 
 pytestmark = [

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from shared_data import SHARED_DIR
 from talkinnerf.preprocess.rvm import (
     MattingNetwork,
     auto_downsample_ratio,
@@ -18,7 +19,7 @@ from talkinnerf.preprocess.rvm import (
     matte_frames,
 )
 
-RVM_DIR = Path(os.environ.get("TALKINNERF_RVM_CONFORMANCE", Path(__file__).resolve().parents[2] / "shared" / "rvm"))
+RVM_DIR = Path(os.environ.get("TALKINNERF_RVM_CONFORMANCE", SHARED_DIR / "rvm"))
 WEIGHTS = RVM_DIR / "rvm_golden_a_weights.safetensors"
 GOLDEN_IO = RVM_DIR / "rvm_golden_a_io.npz"
 SHAPES = RVM_DIR / "rvm_mobilenetv3_state_dict_shapes.json"
