@@ -235,16 +235,19 @@ def test_compressed_stereo_audio_is_aligned(tmp_path):
 # ---------------------------------------------------------------------------------------------- errors
 
 
+def _mux_silence(container) -> None:
+    """Add a 0.1 s silent mono PCM track to an open output container."""
+    stream = container.add_stream("pcm_s16le", rate=8000)
+    stream.layout = "mono"
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+    frame.sample_rate, frame.pts = 8000, 0
+    for packet in [*stream.encode(frame), *stream.encode()]:
+        container.mux(packet)
+
+
 def test_audio_only_file_is_rejected_by_name(tmp_path):
     with av.open(str(tmp_path / "voice.mkv"), "w") as c:
-        a = c.add_stream("pcm_s16le", rate=8000)
-        a.layout = "mono"
-        f = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
-        f.sample_rate, f.pts = 8000, 0
-        for p in a.encode(f):
-            c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+        _mux_silence(c)
     with pytest.raises(ValueError, match=r"voice\.mkv has no video stream \(streams: audio\)"):
         decode_video(tmp_path / "voice.mkv", tmp_path / "f")
     assert not (tmp_path / "f").exists()
@@ -254,14 +257,7 @@ def test_video_stream_without_frames_is_rejected_by_name(tmp_path):
     with av.open(str(tmp_path / "empty.mkv"), "w") as c:
         v = c.add_stream("libx264", rate=10)
         v.width, v.height, v.pix_fmt = 32, 32, "yuv420p"
-        a = c.add_stream("pcm_s16le", rate=8000)
-        a.layout = "mono"
-        f = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
-        f.sample_rate, f.pts = 8000, 0
-        for p in a.encode(f):
-            c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+        _mux_silence(c)
         for p in v.encode():
             c.mux(p)
     with pytest.raises(ValueError, match=r"empty\.mkv contains no decodable frames"):
