@@ -159,3 +159,13 @@ def test_sheet_rejects_mismatched_inputs(sheet_inputs, open_model_path, tmp_path
         subject_sheet("tiny", root / "frames", root / "matte", root / "keypoints.npz", root / "fit.npz",
                       tmp_path / "none", open_model_path, tmp_path / "s.png")
     assert not (tmp_path / "s.png").exists()
+
+
+def test_title_names_the_matte_backend_that_ran(tmp_path):
+    """The sheet names what the matte stage ran (auto resolved, demo.matte applied), not the config's request."""
+    from talkinnerf.io import write_json
+    from talkinnerf.report.subject_sheet import matte_backend_that_ran
+
+    assert matte_backend_that_ran(tmp_path) is None
+    write_json(tmp_path / "meta.json", {"backend": "mediapipe", "requested": "auto", "count": 3})
+    assert matte_backend_that_ran(tmp_path) == "mediapipe"

@@ -296,6 +296,14 @@ def _read_frame_dir(folder: Path, what: str, i: int, gray: bool) -> np.ndarray:
     return read_image(path, gray=gray)
 
 
+def matte_backend_that_ran(matte_dir: str | Path) -> str | None:
+    """The backend a matte folder was made with (its meta.json: `auto` resolved), or None when unrecorded."""
+    from talkinnerf.io import read_json
+
+    meta = Path(matte_dir) / "meta.json"
+    return read_json(meta).get("backend") if meta.is_file() else None
+
+
 def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, keypoints_path: str | Path,
                   smplx_path: str | Path, parts_dir: str | Path, model_path: str | Path, out: str | Path,
                   split_path: str | Path | None = None, rows: int = 6, scale: int | None = None,
@@ -304,7 +312,8 @@ def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, k
     """Write the subject's sheet PNG to ``out``; returns (sheet uint8 RGB, its layout, the frames shown).
 
     ``scale`` (default: 256 // frame size, at least 1) upsamples each frame; ``split_path`` (splits/s.json)
-    marks held-out frames and makes sure one is shown; the backend names only go into the title.
+    marks held-out frames and makes sure one is shown; the backend names only go into the title (the matte's
+    defaults to the one that ran, from matte/s/meta.json).
     """
     import cv2
 
@@ -371,6 +380,7 @@ def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, k
              + (f"; held out: {', '.join(map(str, held))}" if held else "")]
     det = keypoint_summary(kp)
     det_text = ", ".join(f"{g.replace('_hand', ' hand')} {rate:.0%} (conf {c:.2f})" for g, (rate, c) in det.items())
+    matte_backend = matte_backend or matte_backend_that_ran(matte_dir)
     title.append(f"matte: {matte_backend or '?'} | keypoints: {keypoints_backend or '?'}, found in {det_text}")
     if errors:
         mean = {k: float(np.nanmean(v)) for k, v in errors.items() if np.isfinite(v).any()}

@@ -90,7 +90,6 @@ from talkinnerf.evaluate.preprocess_accuracy import MATTE_BACKENDS  # noqa: E402
 from talkinnerf.preprocess.matte import backend_identity as matte_backend_identity  # noqa: E402
 
 
-
 def matte_section(subject):
     """A subject's matte options: the `matte` section, with `demo.matte` over it for the demo's subjects (their
     static synthetic backdrops suit `background`; drop-in videos get `auto`: rvm with its weights, else mediapipe)."""

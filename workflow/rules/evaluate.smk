@@ -52,9 +52,9 @@ rule evaluate_matte_backends:
         f"{R}/eval/matte_backends/{{subject}}.csv",
     params:
         code=code_version("evaluate_matte_backends"),
-        options=options("matte"),
+        options=json.dumps(DEMO_MATTE, sort_keys=True),  # the demo subjects' matte options (backend replaced)
         backends=" ".join(OTHER_MATTE_BACKENDS),
-        rvm=matte_backend_identity({**(config.get("matte") or {}), "backend": "rvm"}),
+        rvm=matte_backend_identity({**DEMO_MATTE, "backend": "rvm"}),
     log:
         f"{R}/logs/evaluate_matte_backends/{{subject}}.log",
     benchmark:

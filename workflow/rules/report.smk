@@ -69,7 +69,6 @@ rule subject_sheet:
         f"{R}/figures/subjects/{{subject}}.png",
     params:
         code=code_version("subject_sheet"),
-        matte_backend=(config.get("matte") or {}).get("backend", "default"),
         keypoints_backend=(config.get("keypoints") or {}).get("backend", "default"),
     log:
         f"{R}/logs/report/subject_sheet/{{subject}}.log",
@@ -81,5 +80,5 @@ rule subject_sheet:
     shell:
         "{PY} report subject-sheet --subject {wildcards.subject} --frames {input.frames} --matte {input.matte} "
         "--keypoints {input.keypoints} --smplx {input.smplx} --parts {input.parts} --split {input.split} "
-        "--model {input.model} --matte-backend {params.matte_backend} "
+        "--model {input.model} "
         "--keypoints-backend {params.keypoints_backend} --out {output} > {log} 2>&1"
