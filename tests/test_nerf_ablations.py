@@ -116,4 +116,9 @@ def test_paper_sizes():
     assert (cfg.samples_per_ray, cfg.volume_size, cfg.volume_latent) == (128, 32, 256)
     model = TalkinNeRF(ModelConfig.paper_sizes(humannerf=True), 1)
     assert model.body.mlp.layers[4].in_features == 256 + 63 + 32          # skip at layer 4, PE 10 + identity
+    # D_nr (6 x 128, supp. B) also sees its input again at layer 4, not half-way (3)
+    assert model.non_rigid.mlp.skip == 4
+    assert model.non_rigid.mlp.layers[4].in_features == 128 + model.non_rigid.mlp.layers[0].in_features
+    full = TalkinNeRF(ModelConfig.paper_sizes(), 1)
+    assert full.hand_deform.mlp.skip == 4
     assert model.weight_volume().shape == (23, 32, 32, 32)

@@ -39,11 +39,18 @@ def test_hand_over_body_colour_as_last_sample():
     args = _ray([0.0, 7.0, OPAQUE, 0.0], [GREY, GREEN, BLUE, GREY], [False, True, False, False],
                 [0.0, HALF, 0.0, 0.0], [GREY, RED, GREY, GREY])
     out = composite_with_hands(*args, background=torch.zeros(3), background_logits=torch.tensor([9.0, 0.0]))
-    # the body pass ignores the body field's own value at the hand sample (green, 7.0): C_B = blue
-    assert torch.allclose(out["rgb_body"][0], BLUE, atol=1e-6)
-    assert torch.allclose(out["rgb"][0], 0.5 * RED + 0.5 * BLUE, atol=1e-6)
+    # the body pass is F_body's own render of the pixel, its value at the hand sample included (green, 7.0)
+    green = 1.0 - math.exp(-7.0)
+    c_b = green * GREEN + (1.0 - green) * BLUE
+    assert torch.allclose(out["rgb_body"][0], c_b, atol=1e-6)
+    assert torch.allclose(out["rgb"][0], 0.5 * RED + 0.5 * c_b, atol=1e-6)
     assert torch.allclose(out["acc"], torch.tensor([1.0]), atol=1e-6)
     assert bool(out["hand_rays"][0])
+    # without the body render behind the hand, the ray sees the body samples behind it (blue): the ablation
+    # differs although no body sample lies in front of the hand
+    one = composite_with_hands(*args, background=torch.zeros(3), background_logits=torch.tensor([9.0, 0.0]),
+                               hand_background=False)
+    assert torch.allclose(one["rgb"][0], 0.5 * RED + 0.5 * BLUE, atol=1e-6)
 
 
 def test_hand_behind_semi_transparent_body_is_occluded_by_it():

@@ -63,13 +63,16 @@ def composite_with_hands(body_rgb: torch.Tensor, body_sigma: torch.Tensor, hand_
     ``is_hand`` (R,S) bool); logits (R,S,C) from F_body.
 
     hand_background=True (the paper's "background for hands"):
-      1. body pass: every non-hand sample with its body rgb/sigma, hand samples empty, over the background -> C_B;
+      1. body pass: F_body's own rendering of the pixel -> C_B: every sample with its F_body rgb/sigma (hand
+         samples too: F_body's view of them, not empty space), over the background;
       2. hand pass, for rays with >= 1 hand sample: the non-hand samples *in front of* the first hand sample keep
          their body rgb/sigma (they can occlude the hand), hand samples take the hand rgb/sigma, non-hand samples
          behind the first hand sample are dropped, and the ray ends in an opaque last sample whose colour is C_B
          (and whose logits/acc/depth are the body pass's). Rays without hand samples return the body pass.
     hand_background=False (ablation): one pass, hand samples with hand rgb/sigma, others with body, over the
-    background colour.
+    background colour: what lies behind a translucent hand is the body samples there, never F_body's own render
+    of the hand pixel. (With hand samples emptied in the body pass the two would agree on every ray whose body
+    samples all lie behind the hand, and the ablation would test nothing there.)
     Returns composite()'s dict plus "rgb_body" (R,3) (the body pass) and "hand_rays" (R,) bool.
     """
     bg_acc = torch.zeros_like(t[:, 0])
@@ -80,8 +83,7 @@ def composite_with_hands(body_rgb: torch.Tensor, body_sigma: torch.Tensor, hand_
         out["rgb_body"] = out["rgb"]
         out["hand_rays"] = is_hand.any(1)
         return out
-    body = composite(body_rgb, torch.where(is_hand, torch.zeros_like(body_sigma), body_sigma), logits, t, deltas,
-                     background, background_logits, bg_acc, bg_acc)
+    body = composite(body_rgb, body_sigma, logits, t, deltas, background, background_logits, bg_acc, bg_acc)
     hand_rays = is_hand.any(1)
     if not bool(hand_rays.any()):
         body["rgb_body"] = body["rgb"]

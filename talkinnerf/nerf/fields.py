@@ -14,8 +14,11 @@ from talkinnerf.nerf.mlp import MLP
 
 
 def _skip(depth: int) -> int | None:
-    # NeRF/HumanNeRF feed the input again half-way (layer 4 of 8; D_nr: layer 4 of 6)
-    return min(4, depth // 2) if depth >= 4 else None
+    """Layer that sees the input again. NeRF/HumanNeRF use layer 4 for the 8-layer fields *and* the 6-layer D_nr
+    (supp. B: D_nr and D_hands 6 x 128, skip at 4); shallower (demo) MLPs skip half-way, under 4 layers never."""
+    if depth < 4:
+        return None
+    return 4 if depth > 4 else depth // 2
 
 
 def _broadcast(cond: torch.Tensor, n: int) -> torch.Tensor:
