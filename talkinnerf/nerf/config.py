@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 
+BASELINES = ("none", "humannerf")
+BODY_CLASS = 1  # part label of the body (talkinnerf/body/parts.py): every sample's class without a segmentation head
+
+
 @dataclass
 class ModelConfig:
     # --- conditioning -------------------------------------------------------------------------------------------
@@ -75,7 +79,10 @@ class ModelConfig:
     hand_joints_in_canonical: bool = False  # hand joints take part in D_r (inverse LBS) and condition D_nr
     no_jaw: bool = False                    # e = psi only (10-D)
     four_classes: bool = False              # arms merged into body: 4 classes
-    humannerf: bool = False                 # baseline: body field only, no face/hand modules
+    humannerf: bool = False                 # body-only ablation: F_body only (keeps logits, identity, part sampling)
+    # "humannerf": the faithful HumanNeRF baseline (Weng et al. 2022), one subject per model: F_body only, ReLU
+    # density, no segmentation head or CE loss, no identity code, plain 80%-inside patch sampling (docs/model.md)
+    baseline: str = "none"
 
     def __post_init__(self) -> None:
         self.background = tuple(float(c) for c in self.background)  # JSON gives a list
@@ -84,11 +91,13 @@ class ModelConfig:
         size = self.volume_size
         if size < 8 or size & (size - 1):
             raise ValueError(f"ModelConfig.volume_size must be a power of two >= 8, got {size}")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"ModelConfig.baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.samples_per_ray < 2:
             raise ValueError(f"ModelConfig.samples_per_ray must be >= 2, got {self.samples_per_ray}")
         if self.nr_full_band < self.nr_kick_in or self.hand_def_full_band < self.hand_def_kick_in:
             raise ValueError("ModelConfig: a *_full_band step must not precede its *_kick_in step")
-        if self.hands_from_body and not self.humannerf and (
+        if self.hands_from_body and not self.body_only and (
                 (self.hands_depth, self.hands_width) != (self.field_depth, self.field_width)):
             raise ValueError("ModelConfig.hands_from_body copies F_body into F_hands: hands_depth/hands_width "
                              f"({self.hands_depth}/{self.hands_width}) must equal field_depth/field_width "
@@ -96,8 +105,25 @@ class ModelConfig:
 
     # ---------------------------------------------------------------------------------------------------------------
     @property
+    def faithful_humannerf(self) -> bool:
+        return self.baseline == "humannerf"
+
+    @property
+    def body_only(self) -> bool:
+        """F_body alone: the body-only ablation or the HumanNeRF baseline."""
+        return self.humannerf or self.faithful_humannerf
+
+    @property
     def num_classes(self) -> int:
+        """Segmentation classes of F_body's head; 0 for HumanNeRF, which has no segmentation."""
+        if self.faithful_humannerf:
+            return 0
         return 4 if self.four_classes else 5
+
+    @property
+    def code_dim(self) -> int:
+        """Width of the identity code the fields see (HumanNeRF has none: one subject per model)."""
+        return 0 if self.faithful_humannerf else self.identity_dim
 
     @property
     def head_class(self) -> int:

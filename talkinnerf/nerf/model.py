@@ -16,7 +16,7 @@ from torch import nn
 
 from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.composite import composite_with_hands, sample_intervals, stratified_samples
-from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.nerf.config import BODY_CLASS, ModelConfig
 from talkinnerf.nerf.encoding import hann_window
 from talkinnerf.nerf.fields import OffsetField, PoseRefiner, RadianceField
 from talkinnerf.nerf.weights import (WeightVolumeDecoder, bone_log_prior, padded_bbox, query_joint_weights,
@@ -79,17 +79,22 @@ class FrameConditioning:
 
 
 class TalkinNeRF(nn.Module):
-    """The full model; ``cfg.humannerf`` reduces it to the HumanNeRF-like baseline (body field only)."""
+    """The full model; ``cfg.humannerf`` reduces it to the body-only ablation (F_body alone), and
+    ``cfg.baseline == "humannerf"`` to the HumanNeRF baseline (F_body alone, ReLU density, no segmentation head,
+    no identity code, single-identity)."""
 
     def __init__(self, cfg: ModelConfig, num_identities: int) -> None:
         super().__init__()
         if num_identities < 1:
             raise ValueError(f"num_identities must be >= 1, got {num_identities}")
+        if cfg.faithful_humannerf and num_identities != 1:
+            raise ValueError(f"the HumanNeRF baseline is single-identity (no identity code): train one model per "
+                             f"subject, got {num_identities} identities")
         self.cfg = cfg
         self.num_identities = num_identities
         self.skinned = list(range(sk.NUM_BODY_JOINTS)) + (list(sk.HAND_JOINTS) if cfg.hand_joints_in_canonical
                                                           else [])
-        idim = cfg.identity_dim
+        idim = cfg.code_dim
         self.identity = nn.Embedding(num_identities, idim)
         nn.init.normal_(self.identity.weight, std=0.1)
         self.weight_volume = WeightVolumeDecoder(len(self.skinned), cfg.volume_latent, cfg.volume_size,
@@ -102,7 +107,7 @@ class TalkinNeRF(nn.Module):
         self.body = RadianceField(idim, cfg.field_depth, cfg.field_width, cfg.field_pe_bands, cfg.num_classes)
         self.face = self.hands = self.hands_left = self.hands_right = None
         self.hand_deform = self.hand_deform_left = self.hand_deform_right = None
-        if not cfg.humannerf:
+        if not cfg.body_only:
             self.face = RadianceField(cfg.expression_dim + idim, cfg.face_depth, cfg.face_width, cfg.field_pe_bands)
             hand_args = (cfg.hand_def_depth, cfg.hand_def_width, cfg.hand_def_pe_bands)
             field_args = (idim, cfg.hands_depth, cfg.hands_width, cfg.field_pe_bands)
@@ -117,7 +122,8 @@ class TalkinNeRF(nn.Module):
                     self.hand_deform = OffsetField(90, *hand_args)
         self._prior_cache: dict[tuple, torch.Tensor] = {}
         bg_logits = torch.zeros(cfg.num_classes)
-        bg_logits[0] = cfg.background_logit
+        if cfg.num_classes:
+            bg_logits[0] = cfg.background_logit
         self.register_buffer("background_logits", bg_logits, persistent=False)
         self.register_buffer("background_rgb", torch.tensor(cfg.background, dtype=torch.float32), persistent=False)
 
@@ -145,7 +151,7 @@ class TalkinNeRF(nn.Module):
         F_body until then, keep their look across the switch, and F_hands refines them instead of learning the
         hands from noise with the few samples a hand gets."""
         cfg = self.cfg
-        if cfg.humannerf or not cfg.hands_from_body or step != cfg.hands_kick_in:
+        if cfg.body_only or not cfg.hands_from_body or step != cfg.hands_kick_in:
             return
         source = self.body.mlp.state_dict()
         for field in (self.hands, self.hands_left, self.hands_right):
@@ -155,7 +161,7 @@ class TalkinNeRF(nn.Module):
                 value.copy_(source[name][:value.shape[0]] if name.startswith("head.") else source[name])
 
     def hands_active(self, step: int) -> bool:
-        return not self.cfg.humannerf and step >= self.cfg.hands_kick_in
+        return not self.cfg.body_only and step >= self.cfg.hands_kick_in
 
     # ---------------------------------------------------------------------------------------------------------------
     def pose_skeleton(self, cond: FrameConditioning, step: int) -> dict[str, torch.Tensor]:
@@ -275,10 +281,12 @@ class TalkinNeRF(nn.Module):
             raise ValueError(f"identity {ident_index} out of range: the model has {self.num_identities} identities")
         ident = self.identity(cond.identity.reshape(()))
         rgb_a, raw_a, logits_a = self.body(x_c, ident)
-        classes_a = logits_a.detach().argmax(-1)   # hard routing: CE on rendered logits trains the classes
+        # hard routing: CE on rendered logits trains the classes (the HumanNeRF baseline has none: all body)
+        classes_a = (logits_a.detach().argmax(-1) if cfg.num_classes
+                     else torch.full(x_c.shape[:1], BODY_CLASS, dtype=torch.long, device=dev))
         hand_rgb_a, hand_raw_a = torch.zeros_like(rgb_a), torch.zeros_like(raw_a)
         is_hand_a = torch.zeros_like(classes_a, dtype=torch.bool)
-        if not cfg.humannerf:
+        if not cfg.body_only:
             rgb_a, raw_a = self._route_face(x_c, classes_a, rgb_a, raw_a, cond, ident)
             if self.hands_active(step):
                 is_hand_a = classes_a == cfg.hands_class
@@ -307,9 +315,12 @@ class TalkinNeRF(nn.Module):
     def _density(self, raw: torch.Tensor, noise: float) -> torch.Tensor:
         """Density (1/m) = density_scale * softplus(raw + density_bias). Softplus, not ReLU: no dead samples at
         initialisation. The scale puts an opaque surface (sigma ~ 100/m over a ~2 cm sample spacing) at raw ~ 2
-        instead of raw ~ 100, which the MLP head would need thousands of Adam steps to reach (foggy renders)."""
+        instead of raw ~ 100, which the MLP head would need thousands of Adam steps to reach (foggy renders).
+        The HumanNeRF baseline keeps its ReLU, times density_scale (1 in configs/paper.yaml, as HumanNeRF)."""
         if noise > 0:
             raw = raw + noise * torch.randn_like(raw)
+        if self.cfg.faithful_humannerf:
+            return self.cfg.density_scale * torch.relu(raw)
         return self.cfg.density_scale * torch.nn.functional.softplus(raw + self.cfg.density_bias)
 
     def _route_face(self, x_c, classes, rgb, raw, cond, ident):

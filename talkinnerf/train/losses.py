@@ -126,7 +126,7 @@ class TalkinLoss(nn.Module):
         use_lpips = self.lpips is not None and self.weights.lpips > 0 and with_lpips
         w = self.weights if use_lpips else self.weights_without_lpips
         mse = F.mse_loss(rgb, gt)
-        if len(labels):
+        if len(labels) and seg_logits.shape[-1]:   # no classes (HumanNeRF baseline): no segmentation loss
             ce = F.cross_entropy(seg_logits, remap_labels(labels, self.four_classes))
         else:
             ce = rgb.sum() * 0.0

@@ -139,7 +139,9 @@ def sample_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: 
 def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator) -> dict[str, Any]:
     subject = subjects[int(torch.randint(len(subjects), (1,), generator=gen))]
     frame = subject.train_frames[int(torch.randint(len(subject.train_frames), (1,), generator=gen))]
-    hands, arms = part_shares(step, cfg.iterations, cfg.paper_iterations) if cfg.part_schedule else (0.0, 0.0)
+    # HumanNeRF samples patches 80% inside the subject's box, without TalkinNeRF's hands/arms shares
+    parts = cfg.part_schedule and not cfg.model.faithful_humannerf
+    hands, arms = part_shares(step, cfg.iterations, cfg.paper_iterations) if parts else (0.0, 0.0)
     corners, cats = sample_patches(subject.masks(frame), cfg.patches, cfg.patch_size, cfg.inside_share,
                                    hands, arms, gen)
     rows, cols = patch_pixels(corners, cfg.patch_size)
