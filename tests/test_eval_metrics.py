@@ -61,3 +61,32 @@ def test_region_boxes_follow_projected_joints():
     assert (r1 - r0, c1 - c0) == (20, 20) and (r0 + r1) / 2 < 50 and abs((c0 + c1) / 2 - 50) <= 1
     assert (boxes["left_hand"][2] + boxes["left_hand"][3]) / 2 > 60
     assert (boxes["right_hand"][2] + boxes["right_hand"][3]) / 2 < 40
+
+
+def test_resize_square_keeps_values_and_shape():
+    from talkinnerf.evaluate.metrics import resize_square
+
+    flat = np.full((13, 13, 3), 0.25, np.float32)
+    assert resize_square(flat, 64).shape == (64, 64, 3)
+    assert np.allclose(resize_square(flat, 64), 0.25, atol=1e-6)
+    assert np.allclose(resize_square(np.full((200, 100, 3), 0.5), 64), 0.5, atol=1e-6)
+
+
+def test_small_hand_crop_gets_an_lpips_value_after_resizing():
+    import pytest
+
+    from talkinnerf.evaluate.render_eval import frame_metrics
+
+    m = LpipsMetric(True)
+    if not m.available:
+        pytest.skip(f"LPIPS weights not in the cache ({m.status}): `talkinnerf weights fetch lpips`")
+    rng = np.random.default_rng(3)
+    gt = rng.random((128, 128, 3))
+    pred = np.clip(gt + rng.normal(0, 0.1, gt.shape), 0, 1)
+    boxes = {"face": (10, 30, 10, 30), "left_hand": (60, 73, 60, 73), "right_hand": None}   # 13 px hand
+    native = frame_metrics(pred, gt, boxes, m, region_lpips_size=0)
+    resized = frame_metrics(pred, gt, boxes, m)
+    assert math.isnan(native["lpips_hands"])                 # below VGG's 16 px minimum
+    assert resized["lpips_hands"] > 0.01                     # noise is seen once resized
+    assert frame_metrics(gt, gt, boxes, m)["lpips_hands"] < 1e-3
+    assert native["psnr_hands"] == resized["psnr_hands"]     # PSNR stays at native pixels

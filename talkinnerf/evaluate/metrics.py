@@ -46,6 +46,18 @@ def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(structural_similarity(pred, gt, win_size=win, **kwargs))
 
 
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """(H,W,3) float image -> (size,size,3): bilinear when enlarging, pixel-area averaging when shrinking."""
+    import cv2
+
+    if image.size == 0:
+        raise ValueError("resize_square: empty image")
+    shrink = image.shape[0] > size or image.shape[1] > size
+    out = cv2.resize(np.ascontiguousarray(image, dtype=np.float32), (size, size),
+                     interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return out.reshape(size, size, -1)
+
+
 class LpipsMetric:
     """LPIPS(VGG) distance (lpips 0.1.4 with the real VGG16 backbone, see talkinnerf/pretrained.py), or NaN with
     ``status`` = "n/a: <reason>" when the backbone weights are missing (`talkinnerf weights fetch lpips`)."""
@@ -68,7 +80,11 @@ class LpipsMetric:
         return self.module is not None
 
     @torch.no_grad()
-    def __call__(self, pred: np.ndarray, gt: np.ndarray) -> float:
+    def __call__(self, pred: np.ndarray, gt: np.ndarray, size: int = 0) -> float:
+        """LPIPS of two (H,W,3) images; ``size`` > 0 first resizes both to size x size (region crops: a 13 px hand
+        crop is below VGG's minimum, and crops of different sizes would be scored at different scales)."""
+        if size > 0 and pred.shape[:2] != (size, size):
+            pred, gt = resize_square(pred, size), resize_square(gt, size)
         if self.module is None or min(pred.shape[:2]) < LPIPS_MIN_SIDE:   # VGG's 4 poolings need >= 16 px
             return math.nan
         # (1,3,H,W) contiguous: a channels-last view would make every convolution reorder its weights

@@ -37,6 +37,7 @@ class EvalConfig:
     lpips: bool = True               # LPIPS(VGG) metric when the weights are present, else "n/a"
     face_box: float = 0.16           # face crop side as a fraction of the frame size
     hand_box: float = 0.10           # hand crop side as a fraction of the frame size
+    region_lpips_size: int = 64      # face/hand crops are resized to this side before LPIPS (0: native size)
     compare_frames: int = 4          # rows of compare.png
     max_frames: int = 0              # evaluate at most this many test frames (evenly spaced); 0: all
     box_padding: float = 0.05        # metres around the posed bbox for ray near/far (as in training)
@@ -101,8 +102,10 @@ def compare_grid(pairs: list[tuple[np.ndarray, np.ndarray]], gap: int = 2) -> np
     return np.concatenate(rows[:-1], axis=0)
 
 
-def frame_metrics(pred: np.ndarray, gt: np.ndarray, boxes: dict[str, Any], lpips_metric) -> dict[str, float]:
-    """Full-frame, face and hands (mean over hands in view) PSNR/SSIM/LPIPS for one frame."""
+def frame_metrics(pred: np.ndarray, gt: np.ndarray, boxes: dict[str, Any], lpips_metric,
+                  region_lpips_size: int = 64) -> dict[str, float]:
+    """Full-frame, face and hands (mean over hands in view) PSNR/SSIM/LPIPS for one frame. PSNR/SSIM of a crop
+    are taken at its native pixels; its LPIPS after resizing to ``region_lpips_size`` (0: native)."""
     from talkinnerf.evaluate.metrics import psnr, ssim
     from talkinnerf.evaluate.regions import crop
 
@@ -116,7 +119,7 @@ def frame_metrics(pred: np.ndarray, gt: np.ndarray, boxes: dict[str, Any], lpips
             p, g = crop(pred, box), crop(gt, box)
             vals["psnr"].append(psnr(p, g))
             vals["ssim"].append(ssim(p, g))
-            vals["lpips"].append(lpips_metric(p, g))
+            vals["lpips"].append(lpips_metric(p, g, region_lpips_size) if region_lpips_size else lpips_metric(p, g))
         for metric, v in vals.items():
             finite = [x for x in v if not math.isnan(x)]
             row[f"{metric}_{name}"] = float(np.mean(finite)) if finite else math.nan
@@ -180,7 +183,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
         gt = data.image(frame).numpy()
         boxes = region_boxes(data.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), data.size,
                              cfg.face_box, cfg.hand_box)
-        rows.append({"frame": frame, **frame_metrics(pred, gt, boxes, lpips_metric)})
+        rows.append({"frame": frame, **frame_metrics(pred, gt, boxes, lpips_metric, cfg.region_lpips_size)})
         renders.append(pred)
         gts.append(gt)
     seconds = time.perf_counter() - t0
