@@ -14,16 +14,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from talkinnerf.nerf import packed
 from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.composite import composite_with_hands, sample_intervals, stratified_samples
-from talkinnerf.nerf.config import BODY_CLASS, ModelConfig
+from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.nerf.encoding import hann_window
 from talkinnerf.nerf.fields import OffsetField, PoseRefiner, RadianceField
-from talkinnerf.nerf.weights import (WeightVolumeDecoder, bone_log_prior, padded_bbox, query_joint_weights,
-                                     voxel_centres)
+from talkinnerf.nerf.weights import WeightVolumeDecoder, bone_log_prior, voxel_centres
 
 CANONICAL_JOINT_MARGIN = 0.1  # metres the canonical bbox reaches beyond moved joints (fingertips, limb radius)
-MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
+MIN_WEIGHT_SUM = packed.MIN_WEIGHT_SUM  # summed skinning weight below this: empty space, skipped entirely
 
 
 @dataclass
@@ -246,70 +246,37 @@ class TalkinNeRF(nn.Module):
         if rays_o.shape != rays_d.shape or rays_o.dim() != 2 or rays_o.shape[1] != 3:
             raise ValueError(f"rays_o/rays_d must both be (R,3); got {tuple(rays_o.shape)} / {tuple(rays_d.shape)}")
         n_rays, n_samp, dev = rays_o.shape[0], cfg.samples_per_ray, rays_o.device
-        cond = cond.prepared(dev, rays_o.dtype)
+        state = packed.frame_state(self, cond, step, rays_o.dtype, dev)
         t = stratified_samples(near, far, n_samp, perturb=self.training)                     # (R,S)
         deltas = sample_intervals(t, near, far, rays_d.norm(dim=-1))
         pts = (rays_o[:, None] + t[..., None] * rays_d[:, None]).reshape(-1, 3)             # (P,3)
-
-        # --- D_r: inverse LBS with blend weights looked up at each joint's back-transformed point ---------------
-        skel = self.pose_skeleton(cond, step)
-        bbox = padded_bbox(self.canonical_skeleton(cond)["bbox"], cfg.bbox_padding)
-        volume = self.weight_volume_softmax(cond, bbox)
-        # First find the active samples without autograd (most samples are empty space), then redo the lookup
-        # with autograd for the active ones only: the 3D grid_sample backward is the costliest op of the model.
-        with torch.no_grad():
-            w_sum = query_joint_weights(volume, sk.apply_per_joint(pts, skel["inv_rot"], skel["inv_t"]), bbox).sum(0)
-            active = torch.nonzero(w_sum > MIN_WEIGHT_SUM).squeeze(1)                        # (A,)
-        cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])             # (K,A,3)
-        w = query_joint_weights(volume, cands, bbox)                                         # (K,A)
-        x_c = sk.blend(cands, w)                                                             # (A,3)
-        fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
-
-        # --- D_nr: pose-conditioned offset, from the kick-in step, coarse-to-fine ------------------------------
-        if self.non_rigid is not None and step >= cfg.nr_kick_in:
-            nr_cond = cond.poses_body.reshape(-1)[3:]
-            if cfg.hand_joints_in_canonical:
-                nr_cond = torch.cat([nr_cond, cond.hands.reshape(-1)])
-            win = self._window(cfg.nr_pe_bands, step, cfg.nr_kick_in, cfg.nr_full_band, dev)
-            x_c = x_c + self.non_rigid(x_c, nr_cond, win)
-        inside = ((x_c >= bbox[0]) & (x_c <= bbox[1])).all(-1)
-        fg = fg * inside
-
-        # --- F_body, then route head / hand samples ----------------------------------------------------------------
-        ident_index = int(cond.identity.reshape(()))
-        if not 0 <= ident_index < self.num_identities:
-            raise ValueError(f"identity {ident_index} out of range: the model has {self.num_identities} identities")
-        ident = self.identity(cond.identity.reshape(()))
-        rgb_a, raw_a, logits_a = self.body(x_c, ident)
-        # hard routing: CE on rendered logits trains the classes (the HumanNeRF baseline has none: all body)
-        classes_a = (logits_a.detach().argmax(-1) if cfg.num_classes
-                     else torch.full(x_c.shape[:1], BODY_CLASS, dtype=torch.long, device=dev))
-        hand_rgb_a, hand_raw_a = torch.zeros_like(rgb_a), torch.zeros_like(raw_a)
-        is_hand_a = torch.zeros_like(classes_a, dtype=torch.bool)
-        if not cfg.body_only:
-            rgb_a, raw_a = self._route_face(x_c, classes_a, rgb_a, raw_a, cond, ident)
-            if self.hands_active(step):
-                is_hand_a = classes_a == cfg.hands_class
-            hand_rgb_a, hand_raw_a = self._route_hands(x_c, is_hand_a, hand_rgb_a, hand_raw_a, cond, ident, step)
-        noise = cfg.density_noise if self.training else 0.0
-        sig_a = self._density(raw_a, noise) * fg
-        hand_sig_a = self._density(hand_raw_a, noise) * fg
+        # Samples outside every joint's box (packed.joint_boxes) cannot pass the skinning-weight test: leave
+        # them out of the K-joint weight lookup (conservative, see talkinnerf/nerf/packed.py).
+        # Switch: model.joint_box_culling = False looks every sample up (the reference the tests compare with).
+        if getattr(self, "joint_box_culling", True):
+            cand = torch.nonzero(packed.candidate_mask(t, *packed.ray_joint_intervals(state, rays_o, rays_d))
+                                 .reshape(-1)).squeeze(1)
+        else:
+            cand = torch.arange(pts.shape[0], device=dev)
+        res = packed.evaluate_points(self, state, pts[cand], cfg.density_noise if self.training else 0.0)
+        active = cand[res["active"]]                                                          # (A,) into P
 
         # --- scatter the active samples back onto the rays and composite -------------------------------------------
         def full(values: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
             out = values.new_full((n_rays * n_samp, *values.shape[1:]), fill)
             return out.index_put((active,), values).reshape(n_rays, n_samp, *values.shape[1:])
 
-        rgb_s, sig_s, hand_rgb_s, hand_sig_s = full(rgb_a), full(sig_a), full(hand_rgb_a), full(hand_sig_a)
-        is_hand = full(is_hand_a, False)
-        out = composite_with_hands(rgb_s, sig_s, hand_rgb_s, hand_sig_s, is_hand, full(logits_a), t, deltas,
+        rgb_s, sig_s, hand_rgb_s, hand_sig_s = full(res["rgb"]), full(res["sigma"]), full(res["hand_rgb"]), full(
+            res["hand_sigma"])
+        is_hand = full(res["is_hand"], False)
+        out = composite_with_hands(rgb_s, sig_s, hand_rgb_s, hand_sig_s, is_hand, full(res["logits"]), t, deltas,
                                    self.background_rgb, self.background_logits,
                                    hand_background=not cfg.no_hand_background)
         out["sample_rgb"] = torch.where(is_hand[..., None], hand_rgb_s, rgb_s)
         out["sample_sigma"] = torch.where(is_hand, hand_sig_s, sig_s)
-        out["classes"] = full(classes_a, -1)
+        out["classes"] = full(res["classes"], -1)
         out["t"] = t
-        out["x_canonical"] = full(x_c)
+        out["x_canonical"] = full(res["x_canonical"])
         return out
 
     def _density(self, raw: torch.Tensor, noise: float) -> torch.Tensor:

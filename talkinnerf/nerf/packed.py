@@ -1,0 +1,169 @@
+"""Empty-space skipping shared by training (TalkinNeRF.forward) and the fast renderer (talkinnerf.nerf.render).
+
+Three pieces, each exact or conservative with respect to the dense model:
+
+* :class:`FrameState` - everything about one frame that does not depend on the rays (posed skeleton, canonical
+  bbox, softmaxed weight volume, identity code, windows), computed once per frame instead of once per chunk.
+* Joint boxes: for every skinned joint k, the canonical box holding every voxel of the weight volume whose weight
+  exceeds MIN_WEIGHT_SUM / K, grown by one voxel. Trilinear interpolation never exceeds the largest of its 8
+  corner voxels, so a point whose summed skinning weight passes MIN_WEIGHT_SUM (then some joint's weight passes
+  MIN_WEIGHT_SUM / K) back-transforms into that joint's box. A ray meets joint k's box, mapped into posed space by
+  the inverse of x_c = R_k x + t_k, in one depth interval (a slab test in the joint's canonical frame); samples
+  outside every interval cannot be active and never reach the K-joint weight lookup or an MLP.
+* :func:`evaluate_points` - the model's per-sample pipeline (D_r, D_nr, F_body, face/hand routing, density) on a
+  flat batch of points; returns the values of the active points (summed skinning weight > MIN_WEIGHT_SUM) only.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+
+from talkinnerf.nerf import skeleton as sk
+from talkinnerf.nerf.config import BODY_CLASS
+from talkinnerf.nerf.weights import padded_bbox, query_joint_weights
+
+MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
+AUTOCAST = ("off", "bf16")
+BOX_MARGIN = 1e-4      # relative growth of each joint box on top of the voxel: float round-off of the slab test
+
+
+def autocast_context(mode: str, device: torch.device):
+    """bf16 autocast for ``mode == "bf16"`` on the device's type, else a no-op. Only the MLPs run under it: the
+    rigid maps and weight lookups stay float32 (bf16 would move canonical points by millimetres)."""
+    if mode not in AUTOCAST:
+        raise ValueError(f"autocast must be one of {AUTOCAST}, got {mode!r}")
+    if mode == "off":
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@dataclass
+class FrameState:
+    """Ray-independent quantities of one frame (see TalkinNeRF.forward for their meaning)."""
+
+    cond: object            # FrameConditioning prepared on the device
+    step: int
+    skel: dict
+    bbox: torch.Tensor      # (2,3) padded canonical bbox of the weight volume
+    volume: torch.Tensor    # (K+1,S,S,S) softmaxed blend weights
+    ident: torch.Tensor     # (identity_dim,) identity code
+    boxes: torch.Tensor     # (K,2,3) canonical joint boxes (empty joint: lo > hi)
+
+
+def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device) -> FrameState:
+    """Everything per frame; the tensors keep their autograd graph (training backpropagates through them)."""
+    cond = cond.prepared(device, dtype)
+    ident_index = int(cond.identity.reshape(()))
+    if not 0 <= ident_index < model.num_identities:
+        raise ValueError(f"identity {ident_index} out of range: the model has {model.num_identities} identities")
+    skel = model.pose_skeleton(cond, step)
+    bbox = padded_bbox(model.canonical_skeleton(cond)["bbox"], model.cfg.bbox_padding)
+    volume = model.weight_volume_softmax(cond, bbox)
+    ident = model.identity(cond.identity.reshape(()))
+    return FrameState(cond, step, skel, bbox, volume, ident, joint_boxes(volume.detach(), bbox.detach()))
+
+
+@torch.no_grad()
+def joint_boxes(volume: torch.Tensor, bbox: torch.Tensor, min_weight_sum: float = MIN_WEIGHT_SUM) -> torch.Tensor:
+    """(K,2,3) canonical boxes outside which joint k's interpolated weight is <= min_weight_sum / K.
+
+    volume (K+1,S,S,S) indexed [z,y,x] with voxel centres on linspace(bbox) (grid_sample's align_corners=True).
+    """
+    k = volume.shape[0] - 1
+    size = volume.shape[1]
+    above = volume[:k] > min_weight_sum / k                              # (K,Z,Y,X)
+    spacing = (bbox[1] - bbox[0]) / (size - 1)
+    lo = torch.full((k, 3), float("inf"), device=volume.device, dtype=bbox.dtype)
+    hi = torch.full((k, 3), float("-inf"), device=volume.device, dtype=bbox.dtype)
+    idx = torch.arange(size, device=volume.device, dtype=bbox.dtype)
+    # axis a of the box <-> volume dim (3 - a): x is the last dim
+    for axis, reduce_dims in ((0, (1, 2)), (1, (1, 3)), (2, (2, 3))):
+        hit = above.any(dim=reduce_dims[1]).any(dim=reduce_dims[0])   # (K,S) along this axis
+        first = torch.where(hit, idx, torch.full_like(idx, float("inf"))).min(1).values
+        last = torch.where(hit, idx, torch.full_like(idx, float("-inf"))).max(1).values
+        lo[:, axis] = bbox[0, axis] + (first - 1) * spacing[axis]
+        hi[:, axis] = bbox[0, axis] + (last + 1) * spacing[axis]
+    margin = BOX_MARGIN * (bbox[1] - bbox[0])
+    return torch.stack([lo - margin, hi + margin], dim=1)
+
+
+@torch.no_grad()
+def ray_joint_intervals(state: FrameState, rays_o: torch.Tensor, rays_d: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth interval (K,R) of each ray inside each joint box (t_in > t_out when it misses)."""
+    rot, t = state.skel["inv_rot"].detach(), state.skel["inv_t"].detach()
+    o = sk.apply_per_joint(rays_o, rot, t)                              # (K,R,3) ray origin in joint k's frame
+    d = torch.einsum("kij,nj->kni", rot, rays_d)                       # (K,R,3)
+    tiny = torch.finfo(d.dtype).tiny ** 0.5
+    d = torch.where(d.abs() < tiny, torch.where(d < 0, -tiny, tiny), d)   # axis-parallel rays: huge, finite slabs
+    lo, hi = state.boxes[:, None, 0], state.boxes[:, None, 1]           # (K,1,3)
+    t0, t1 = (lo - o) / d, (hi - o) / d
+    t_in = torch.minimum(t0, t1).amax(-1)
+    t_out = torch.maximum(t0, t1).amin(-1)
+    return t_in, t_out
+
+
+@torch.no_grad()
+def candidate_mask(t: torch.Tensor, t_in: torch.Tensor, t_out: torch.Tensor) -> torch.Tensor:
+    """(R,S) samples inside at least one joint's interval; t (R,S), t_in/t_out (K,R)."""
+    out = torch.zeros_like(t, dtype=torch.bool)
+    for k in range(t_in.shape[0]):     # a loop over K keeps memory at (R,S) instead of (K,R,S)
+        out |= (t >= t_in[k, :, None]) & (t <= t_out[k, :, None])
+    return out
+
+
+def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, autocast: str = "off"
+                    ) -> dict[str, torch.Tensor]:
+    """The per-sample pipeline on points (P,3) of one frame (posed-root frame).
+
+    Returns ``active`` (A,) indices into ``pts`` of the points with summed skinning weight > MIN_WEIGHT_SUM and,
+    for those: rgb (A,3), sigma (A,) (body/face field), hand_rgb (A,3), hand_sigma (A,), is_hand (A,) bool,
+    logits (A,C), classes (A,) long, x_canonical (A,3).
+    """
+    cfg, step, cond, skel, bbox = model.cfg, state.step, state.cond, state.skel, state.bbox
+    dev = pts.device
+    # First find the active samples without autograd (most samples are empty space), then redo the lookup with
+    # autograd for the active ones only: the 3D grid_sample backward is the costliest op of D_r.
+    with torch.no_grad():
+        w_sum = query_joint_weights(state.volume.detach(), sk.apply_per_joint(pts, skel["inv_rot"].detach(),
+                                                                              skel["inv_t"].detach()),
+                                    bbox.detach()).sum(0)
+        active = torch.nonzero(w_sum > MIN_WEIGHT_SUM).squeeze(1)                        # (A,)
+    cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])             # (K,A,3)
+    w = query_joint_weights(state.volume, cands, bbox)                                   # (K,A)
+    x_c = sk.blend(cands, w)                                                             # (A,3)
+    fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
+
+    # --- D_nr: pose-conditioned offset, from the kick-in step, coarse-to-fine ------------------------------------
+    if model.non_rigid is not None and step >= cfg.nr_kick_in:
+        nr_cond = cond.poses_body.reshape(-1)[3:]
+        if cfg.hand_joints_in_canonical:
+            nr_cond = torch.cat([nr_cond, cond.hands.reshape(-1)])
+        win = model._window(cfg.nr_pe_bands, step, cfg.nr_kick_in, cfg.nr_full_band, dev)
+        with autocast_context(autocast, dev):
+            offset = model.non_rigid(x_c, nr_cond, win)
+        x_c = x_c + offset.float()
+    inside = ((x_c >= bbox[0]) & (x_c <= bbox[1])).all(-1)
+    fg = fg * inside
+
+    # --- F_body, then route head / hand samples ----------------------------------------------------------------------
+    ident = state.ident
+    with autocast_context(autocast, dev):
+        rgb, raw, logits = model.body(x_c, ident)
+        # hard routing: CE on rendered logits trains the classes (the HumanNeRF baseline has none: all body)
+        classes = (logits.detach().argmax(-1) if cfg.num_classes
+                   else torch.full(x_c.shape[:1], BODY_CLASS, dtype=torch.long, device=x_c.device))
+        hand_rgb, hand_raw = torch.zeros_like(rgb), torch.zeros_like(raw)
+        is_hand = torch.zeros_like(classes, dtype=torch.bool)
+        if not cfg.body_only:
+            rgb, raw = model._route_face(x_c, classes, rgb, raw, cond, ident)
+            if model.hands_active(step):
+                is_hand = classes == cfg.hands_class
+            hand_rgb, hand_raw = model._route_hands(x_c, is_hand, hand_rgb, hand_raw, cond, ident, step)
+    rgb, raw, logits, hand_rgb, hand_raw = (v.float() for v in (rgb, raw, logits, hand_rgb, hand_raw))
+    return {"active": active, "rgb": rgb, "sigma": model._density(raw, noise) * fg, "hand_rgb": hand_rgb,
+            "hand_sigma": model._density(hand_raw, noise) * fg, "is_hand": is_hand, "logits": logits,
+            "classes": classes, "x_canonical": x_c}
