@@ -34,10 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from talkinnerf import failures
+
     args = build_parser().parse_args(argv)
+    # an input that is a failure marker (a subject left out in skip mode): pass the marker on, do not run
+    left_out = failures.propagate(args)
+    if left_out is not None:
+        print(f"talkinnerf {args.group} {args.command}: not run, {failures.describe(left_out)}", file=sys.stderr)
+        return 0
     try:
         result = args.func(args)
     except (FileNotFoundError, ValueError) as err:  # user-facing errors: one clear line, no traceback
+        if failures.handle_failure(args, err):
+            return 0
         print(f"talkinnerf {args.group} {args.command}: error: {err}", file=sys.stderr)
+        print(failures.failure_line(args, err), file=sys.stderr)
         return 2
+    except Exception as err:  # a bug or a resource problem: keep the traceback, still end on what failed
+        if failures.handle_failure(args, err):
+            return 0
+        import traceback
+
+        traceback.print_exc()
+        print(failures.failure_line(args, err), file=sys.stderr)
+        return 1
+    failures.stage_succeeded(args)
     return int(result or 0)

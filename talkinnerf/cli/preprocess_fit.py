@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from talkinnerf import failures
+
 
 def add_commands(subparsers) -> None:
     """Register commands; each sets `func` to a handler taking the parsed args."""
@@ -13,6 +15,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--model", required=True, help="SMPL-X-format body model .npz")
     p.add_argument("--out", required=True, help="results/smplx/s.npz")
     p.add_argument("--options", default="", help="JSON of the config.yaml `fit` section")
+    failures.add_arguments(p, "fit")
     p.set_defaults(func=_fit)
 
     s = subparsers.add_parser("segment", help="part labels per frame (smplx: fitted mesh ∩ matte)")
@@ -22,6 +25,7 @@ def add_commands(subparsers) -> None:
     s.add_argument("--model", required=True)
     s.add_argument("--out", required=True, help="results/parts/s/")
     s.add_argument("--options", default="", help="JSON of the config.yaml `segment` section")
+    failures.add_arguments(s, "segment")
     s.set_defaults(func=_segment)
 
 

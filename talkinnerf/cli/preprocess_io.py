@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from talkinnerf import failures
+
 
 def add_commands(subparsers) -> None:
     """Register commands; each sets `func` to a handler taking the parsed args."""
@@ -9,6 +11,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--frames", required=True, help="decoded frames folder (results/frames/<subject>)")
     p.add_argument("--out", required=True, help="output folder of %%06d.png alpha mattes + meta.json (backend run)")
     p.add_argument("--options", default=None, help="JSON of the config.yaml `matte` section")
+    failures.add_arguments(p, "matte")
     p.set_defaults(func=_matte)
 
     p = subparsers.add_parser("keypoints", help="OpenPose JSON | MediaPipe on the video -> keypoints npz in "
@@ -20,13 +23,34 @@ def add_commands(subparsers) -> None:
                    help="the subject's video, for backend mediapipe (default: meta.json `source`)")
     p.add_argument("--out", required=True, help="output npz (results/keypoints/<subject>.npz)")
     p.add_argument("--options", default=None, help="JSON of the config.yaml `keypoints` section")
+    failures.add_arguments(p, "keypoints")
     p.set_defaults(func=_keypoints)
 
     p = subparsers.add_parser("split", help="train / held-out frame indices")
     p.add_argument("--frames", required=True, help="decoded frames folder")
     p.add_argument("--out", required=True, help="output json (results/splits/<subject>.json)")
     p.add_argument("--options", default=None, help="JSON of the config.yaml `split` section")
+    failures.add_arguments(p, "split")
     p.set_defaults(func=_split)
+
+    p = subparsers.add_parser("left-out", help="table of the subjects left out (skip mode): file, stage, reason, fix")
+    p.add_argument("--results", required=True, help="results folder (failed/<subject>/<stage>.json)")
+    p.add_argument("--subjects", nargs="*", default=[], help="the workflow's subjects (others' records are stale)")
+    p.add_argument("--unusable", default="{}", help="JSON {file name: why} of drop-in files that got no subject")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.set_defaults(func=_left_out)
+
+
+def _left_out(args) -> int:
+    import json
+
+    from talkinnerf.failures import left_out_table, write_left_out_table
+
+    table = left_out_table(args.results, args.subjects, json.loads(args.unusable or "{}"))
+    write_left_out_table(table, args.out_csv, args.out_md)
+    print(f"{len(table)} input(s) left out -> {args.out_csv}")
+    return 0
 
 
 def _matte(args) -> int:

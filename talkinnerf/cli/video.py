@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from talkinnerf import failures
+
 
 def add_commands(subparsers) -> None:
     """Register this group's commands; each sets `func` to a handler taking the parsed args."""
@@ -9,6 +11,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--video", required=True, help="input video (mp4/mov/mkv/avi/webm)")
     p.add_argument("--out", required=True, help="output folder, e.g. results/frames/<subject>")
     p.add_argument("--options", default=None, help="JSON of the config.yaml `decode` section")
+    failures.add_arguments(p, "decode")
     p.set_defaults(func=_decode)
 
 

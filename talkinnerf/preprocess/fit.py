@@ -710,6 +710,24 @@ def _frame_count_and_size(frames_dir: Path) -> tuple[int, int, dict | None]:
     return len(pngs), int(img.shape[0]), None
 
 
+# arrays of the fit that must be finite for training (reprojection errors may be NaN where nothing was seen)
+FINITE_KEYS = ("poses_body", "global_orient", "jaw_pose", "expression", "hands", "betas", "transl", "K", "R", "t",
+               "canonical_joints", "canonical_bbox", "bbox", "stage_losses")
+
+
+def check_fit_finite(arrays: dict[str, np.ndarray], frames_dir: str | Path) -> None:
+    """A fit that diverged (NaN / Inf) is an error naming what diverged, not a file that poisons training."""
+    bad = [k for k in FINITE_KEYS if k in arrays and not np.isfinite(np.asarray(arrays[k], dtype=np.float64)).all()]
+    if bad:
+        from talkinnerf.failures import SubjectInputError
+
+        raise SubjectInputError(
+            f"fit of {frames_dir} diverged: {', '.join(bad)} hold NaN or Inf (keypoints too sparse or noisy, "
+            "or a person too small in the frame)",
+            "check the keypoints on results/figures/subjects/<subject>.png; try fit.optimizer: adam or a smaller "
+            "fit.lr, or a video where the upper body is larger and fully visible")
+
+
 def fit_subject(frames_dir: str | Path, keypoints_path: str | Path, model_path: str | Path, out_path: str | Path,
                 opts: FitOptions, keypoints_fn: KeypointFn = default_keypoints_fn,
                 model_loader: Callable[..., Any] | None = None) -> dict[str, Any]:
@@ -737,6 +755,7 @@ def fit_subject(frames_dir: str | Path, keypoints_path: str | Path, model_path: 
     for part, err in errors.items():
         arrays[f"reproj_error_{part}"] = err
     arrays["stage_losses"] = np.asarray(res.losses, dtype=np.float32)
+    check_fit_finite(arrays, frames_dir)
     save_npz(out_path, **arrays)
     return {"frames": count, "seconds": round(res.seconds, 1),
             **{f"median_error_px_{k}": float(np.nanmedian(v)) if np.isfinite(v).any() else None

@@ -31,6 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
+from talkinnerf.failures import SubjectInputError
 from talkinnerf.io import atomic_dir, write_json
 from talkinnerf.video.person_box import (  # re-exported: callers import the crop helpers from here
     CropBox,
@@ -49,6 +50,7 @@ CROPS = ("person", "center", "full")
 DETECTORS = ("auto", "mediapipe", "motion")
 _DETECT_LONG_SIDE = 512   # frames for the person detector are decoded at about this long side
 _THUMB_LONG_SIDE = 160    # motion thumbnails
+MIN_FRAMES = 2            # one frame to train on and one held out (the split needs both)
 
 
 @dataclasses.dataclass
@@ -111,14 +113,27 @@ def _open(path: Path):
 
     if not path.is_file():
         raise FileNotFoundError(f"video {path} does not exist")
+    if path.stat().st_size == 0:
+        raise SubjectInputError(f"video {path} is empty (0 bytes; an interrupted copy or download?)",
+                                "copy the video again, or remove it from the videos folder")
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
-        raise ValueError(f"cannot open video {path}: {err}") from err
+        raise SubjectInputError(
+            f"cannot open video {path}: {err} (not a video, or truncated: a copy or download that stopped early "
+            "leaves an mp4 without its index)",
+            "copy the whole file again or re-export it as an H.264 mp4 (ffmpeg -i IN -c:v libx264 OUT.mp4); "
+            "or remove it from the videos folder") from err
+    if container.format.name.endswith("_pipe") or container.format.name == "image2":
+        kind = container.format.name.removesuffix("_pipe")
+        container.close()
+        raise SubjectInputError(f"{path} is a still image ({kind}), not a video",
+                                "put a video of the person talking in its place, or remove it")
     if not container.streams.video:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "none"
         container.close()
-        raise ValueError(f"{path} has no video stream (streams: {kinds})")
+        raise SubjectInputError(f"{path} has no video stream (streams: {kinds}): an audio-only file?",
+                                "use the video file itself (with picture), or remove this file")
     return container
 
 
@@ -353,7 +368,8 @@ def _scan(path: Path, opts: DecodeOptions) -> _Scan:
     finally:
         container.close()
     if info is None:
-        raise ValueError(f"video {path} contains no decodable frames (zero frames in its video stream)")
+        raise SubjectInputError(f"video {path} contains no decodable frames (zero frames in its video stream)",
+                                "re-export the video (ffmpeg -i IN -c:v libx264 OUT.mp4), or remove it")
     stamps, how = _clean_times(times, info.fps)
     if stamps is None:
         raise ValueError(f"video {path} has no usable frame rate (none in the stream, no frame timestamps)")
@@ -469,6 +485,11 @@ def decode_video(video: str | os.PathLike, out: str | os.PathLike, opts: DecodeO
         kept, fps, resampled = frame_schedule(scan.times, info.fps, opts.stride, opts.max_seconds, opts.fps)
     except ValueError as err:
         raise ValueError(f"video {video}: {err}") from err
+    if len(kept) < MIN_FRAMES:
+        raise SubjectInputError(
+            f"video {video} gives {len(kept)} frame(s) (stride {opts.stride}, max_seconds {opts.max_seconds}); a "
+            f"subject needs at least {MIN_FRAMES}: one to train on and one held out",
+            "use a longer video (a few seconds or more of the person talking), or lower decode.stride")
     if resampled:
         print(f"decode {video.name}: frame times are not on a {info.fps:.3f} fps clock (variable frame rate) or "
               f"another rate was asked: resampled to {fps * opts.stride:.3f} fps by nearest frame", flush=True)

@@ -21,30 +21,42 @@ TRAIN_LAUNCHER = (
 
 
 def _user_videos():
-    """Map subject name -> video path for every video in the drop-in folder."""
+    """Map subject name -> video path for every video in the drop-in folder. Any file name works: names that are
+    not path-safe become a stable slug (talkinnerf.names); a file whose name cannot be used (it collides with a
+    demo subject or another file) is reported once, by name, here, and everything else runs."""
     folder = Path(config["videos_dir"])
-    videos = {}
+    files = []
     if folder.is_dir():
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS:
-                if path.stem in videos:
-                    raise ValueError(f"two videos for subject {path.stem!r} in {folder}: {videos[path.stem]} and {path}")
-                videos[path.stem] = str(path)
-    return videos
+        files = [p for p in sorted(folder.iterdir())
+                 if p.is_file() and p.suffix.lower().lstrip(".") in VIDEO_EXTENSIONS and not p.name.startswith("._")]
+    reserved = {s["name"] for s in DEMO["subjects"] + DEMO["novel"]} if DEMO["enabled"] else set()
+    videos, unusable = subject_names(files, reserved)
+    for path, why in unusable.items():
+        print(f"talkinnerf: not using {path!r}: {why}", file=sys.stderr)
+    for name, path in videos.items():
+        if name != Path(path).stem:
+            print(f"talkinnerf: subject {name} <- {Path(path).name!r}", file=sys.stderr)
+    return videos, unusable
 
 
-USER_VIDEOS = _user_videos()
+from talkinnerf.names import subject_names  # noqa: E402
+
 DEMO = config["demo"]
+USER_VIDEOS, UNUSABLE_VIDEOS = _user_videos()
+# the original file stem of each drop-in subject (novel_subjects and openpose/ folders are named by it)
+VIDEO_STEMS = {name: Path(path).stem for name, path in USER_VIDEOS.items()}
 DEMO_SUBJECTS = [s["name"] for s in DEMO["subjects"]] if DEMO["enabled"] else []
 DEMO_NOVEL = [s["name"] for s in DEMO["novel"]] if DEMO["enabled"] else []
-NOVEL_SUBJECTS = DEMO_NOVEL + [s for s in config.get("novel_subjects", []) if s in USER_VIDEOS]
+_novel_names = set(config.get("novel_subjects", []))
+NOVEL_SUBJECTS = DEMO_NOVEL + [s for s in USER_VIDEOS if s in _novel_names or VIDEO_STEMS[s] in _novel_names]
 TRAIN_SUBJECTS = DEMO_SUBJECTS + [s for s in USER_VIDEOS if s not in NOVEL_SUBJECTS]
 ALL_SUBJECTS = TRAIN_SUBJECTS + NOVEL_SUBJECTS
-_clash = set(USER_VIDEOS) & set(DEMO_SUBJECTS + DEMO_NOVEL)
-if _clash:
-    raise ValueError(f"user video(s) {sorted(_clash)} in {config['videos_dir']} clash with demo subject names")
 if not TRAIN_SUBJECTS:
     raise ValueError(f"no training subjects: put videos in {config['videos_dir']} or enable the demo in config.yaml")
+# skip: a subject whose preprocessing fails is left out (failure markers, talkinnerf.failures) and the rest
+# trains; fail: its job fails, and with --keep-going every all-subject job waits for it
+ON_FAILURE = config.get("on_subject_failure", "skip")
+FAILURE_ARGS = f"--on-failure {ON_FAILURE} --results {R}"
 
 SETTINGS = list(config["settings"])  # trained multi-identity models: name -> model option overrides
 if any(s.startswith("novel") for s in SETTINGS):
@@ -69,7 +81,7 @@ def video_path(subject):
 def openpose_dir(subject):
     if is_demo(subject):
         return f"{RES}/demo/{subject}/openpose"
-    return str(Path(config["videos_dir"]) / subject / "openpose")
+    return str(Path(config["videos_dir"]) / VIDEO_STEMS[subject] / "openpose")
 
 
 def openpose_input(wildcards):
@@ -131,6 +143,7 @@ def all_targets():
     if NOVEL_SUBJECTS:
         targets += [f"{R}/tables/novel.csv"]
     targets += [f"{R}/figures/subjects/{s}.png" for s in ALL_SUBJECTS]  # one preprocessing sheet per subject
+    targets += [f"{R}/tables/left_out.csv", f"{R}/tables/left_out.md"]  # subjects left out, file, reason, fix
     if len(TRAIN_SUBJECTS) > 1 and config["animate"]:
         targets += [f"{R}/animate/{SETTINGS[0]}/{TRAIN_SUBJECTS[0]}_as_{TRAIN_SUBJECTS[1]}.mp4"]
     return targets
@@ -167,3 +180,26 @@ _CODE_DIGESTS = {rule: source_digest(parts) for rule, parts in RULE_CODE.items()
 
 def code_version(rule):
     return _CODE_DIGESTS[rule]
+
+
+def _say_left_out():
+    """End of a run: name every subject that was left out, its file, why, and what to do (also in
+    tables/left_out.md), and every file in the drop-in folder that could not be used at all."""
+    from talkinnerf.failures import describe, left_out_subjects
+
+    for path, why in UNUSABLE_VIDEOS.items():
+        print(f"talkinnerf: not used: {path!r}: {why}", file=sys.stderr)
+    left = left_out_subjects(R, ALL_SUBJECTS)
+    if left:
+        print(f"talkinnerf: {len(left)} subject(s) left out of training, evaluation and tables "
+              f"(on_subject_failure: {ON_FAILURE}):", file=sys.stderr)
+        for rec in left.values():
+            print(f"  {describe(rec)}", file=sys.stderr)
+
+
+onsuccess:
+    _say_left_out()
+
+
+onerror:
+    _say_left_out()

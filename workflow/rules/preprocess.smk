@@ -17,7 +17,8 @@ rule decode:
     resources:
         mem_mb=2000,
     shell:
-        "{PY} video decode --video {input.video} --out {output} --options '{params.options}' > {log} 2>&1"
+        "{PY} video decode --video {input.video:q} --out {output} --options '{params.options}' "
+        "--subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
 
 
 rule matte:
@@ -37,7 +38,8 @@ rule matte:
     resources:
         mem_mb=4000,
     shell:
-        "{PY} preprocess matte --frames {input.frames} --out {output} --options '{params.options}' > {log} 2>&1"
+        "{PY} preprocess matte --frames {input.frames} --out {output} --options '{params.options}' "
+        "--subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
 
 
 rule keypoints:
@@ -57,8 +59,8 @@ rule keypoints:
         f"{R}/benchmarks/keypoints/{{subject}}.tsv"
     threads: 1
     shell:
-        "{PY} preprocess keypoints --frames {input.frames} --video {input.video} --openpose {params.openpose} "
-        "--out {output} --options '{params.options}' > {log} 2>&1"
+        "{PY} preprocess keypoints --frames {input.frames} --video {input.video:q} --openpose {params.openpose:q} "
+        "--out {output} --options '{params.options}' --subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
 
 
 rule fit:
@@ -80,7 +82,7 @@ rule fit:
         mem_mb=6000,
     shell:
         "{PY} preprocess fit --frames {input.frames} --keypoints {input.keypoints} --model {input.model} "
-        "--out {output} --options '{params.options}' > {log} 2>&1"
+        "--out {output} --options '{params.options}' --subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
 
 
 rule segment:
@@ -103,7 +105,8 @@ rule segment:
         mem_mb=4000,
     shell:
         "{PY} preprocess segment --frames {input.frames} --matte {input.matte} --smplx {input.smplx} "
-        "--model {input.model} --out {output} --options '{params.options}' > {log} 2>&1"
+        "--model {input.model} --out {output} --options '{params.options}' --subject {wildcards.subject} {FAILURE_ARGS} "
+        "> {log} 2>&1"
 
 
 rule split:
@@ -120,4 +123,25 @@ rule split:
         f"{R}/benchmarks/split/{{subject}}.tsv"
     threads: 1
     shell:
-        "{PY} preprocess split --frames {input.frames} --out {output} --options '{params.options}' > {log} 2>&1"
+        "{PY} preprocess split --frames {input.frames} --out {output} --options '{params.options}' "
+        "--subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
+
+
+rule left_out:
+    # Which subjects were left out (on_subject_failure: skip), their original file, stage, reason and fix; an
+    # empty table says none was. Runs after every subject's preprocessing.
+    input:
+        [path for s in ALL_SUBJECTS for path in subject_data(s).values()],
+        keypoints=expand(f"{R}/keypoints/{{subject}}.npz", subject=ALL_SUBJECTS),
+    output:
+        csv=f"{R}/tables/left_out.csv",
+        md=f"{R}/tables/left_out.md",
+    params:
+        subjects=" ".join(ALL_SUBJECTS),
+        unusable=json.dumps({Path(p).name: why for p, why in UNUSABLE_VIDEOS.items()}, sort_keys=True),
+    log:
+        f"{R}/logs/report/left_out.log",
+    threads: 1
+    shell:
+        "{PY} preprocess left-out --results {R} --subjects {params.subjects} --unusable {params.unusable:q} "
+        "--out-csv {output.csv} --out-md {output.md} > {log} 2>&1"

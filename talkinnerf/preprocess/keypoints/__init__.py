@@ -111,5 +111,17 @@ def run_keypoints(frames_dir: str | os.PathLike, source_dir: str | os.PathLike |
                   ) -> dict[str, np.ndarray]:
     """Stage: write `out` (.npz) with body/left_hand/right_hand/face (F,N,3) float32."""
     arrays = extract_keypoints(frames_dir, source_dir, opts, video=video)
+    seen = (arrays["body"][..., 2] > 0).sum(axis=1) if len(arrays["body"]) else np.zeros(0)
+    if not (seen >= MIN_BODY_POINTS).any():
+        from talkinnerf.failures import SubjectInputError
+
+        raise SubjectInputError(
+            f"keypoints of {frames_dir}: no person found in any of its {len(seen)} frames (no frame has "
+            f"{MIN_BODY_POINTS} or more body keypoints)",
+            "use a video where one person's upper body and face are visible, or provide OpenPose JSON in "
+            "<videos>/<name>/openpose/")
     save_npz(out, **arrays)
     return arrays
+
+
+MIN_BODY_POINTS = 3  # fewer than this in every frame: there is nobody to fit a body to

@@ -149,6 +149,11 @@ def compute_mattes(frames: np.ndarray, opts: MatteOptions, frames_dir: Path = Pa
     return alphas
 
 
+def _alpha_scale(alpha) -> float:
+    """1 for float mattes in [0, 1], 255 for 8-bit ones."""
+    return 255.0 if np.asarray(alpha).dtype == np.uint8 else 1.0
+
+
 def run_matte(frames_dir: str | os.PathLike, out: str | os.PathLike, opts: MatteOptions | None = None) -> int:
     """Stage: `frames_dir/%06d.png` → `out/%06d.png` alpha + `out/meta.json` (atomic folder). Returns the count.
 
@@ -165,6 +170,13 @@ def run_matte(frames_dir: str | os.PathLike, out: str | os.PathLike, opts: Matte
     start = time.perf_counter()
     alphas = compute_mattes(frames, dataclasses.replace(opts, backend=backend), frames_dir)
     seconds = time.perf_counter() - start
+    if len(alphas) and max(float(np.asarray(a).max()) for a in alphas) < 0.5 * _alpha_scale(alphas[0]):
+        from talkinnerf.failures import SubjectInputError
+
+        raise SubjectInputError(
+            f"matte ({backend}) of {frames_dir}: no person found in any of its {len(alphas)} frames (every "
+            "matte is empty)",
+            "use a video with a person in view, or another matte backend (config matte.backend)")
     meta = {"backend": backend, "requested": opts.backend, "count": int(len(alphas))}
     if backend == "rvm":
         weights = rvm_weights_path(opts)
