@@ -11,7 +11,7 @@ beyond its canonical joints.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from talkinnerf.io import load_npz, write_json
+from talkinnerf.nerf.render import RenderOptions
 
 MOTION_KEYS = ("poses_body", "jaw_pose", "expression", "hands", "transl")
 
@@ -31,6 +32,7 @@ class AnimateConfig:
     smoothing_window: int = 5
     smoothing_sigma: float = 1.0
     chunk: int = 4096
+    render: RenderOptions = field(default_factory=RenderOptions)   # fast path (default) or dense reference
     max_frames: int = 0          # 0: every motion frame
     fps: float = 0.0             # 0: the subject's fps
     camera_frame: int = 0        # subject frame whose camera (and translation) anchors the motion
@@ -118,7 +120,7 @@ def animate(model_path: str | Path, subject: str, motion_path: str | Path, data_
                                  p["parents"], p["canonical_bbox"], cfg.box_padding)
         transl = p["transl"][anchor] + mt["transl"]
         images.append(to_uint8(render_view(model, cond, K, R, t, transl, box, data.size, step, cfg.chunk,
-                                           model_cfg.background, device, render_fn)))
+                                           model_cfg.background, device, render_fn, cfg.render)))
     seconds = time.perf_counter() - t0
     out = Path(out)
     write_video(out, np.stack(images), cfg.fps or data.fps, crf=cfg.crf)

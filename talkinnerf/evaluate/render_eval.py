@@ -8,9 +8,10 @@ frame-by-frame detector poses jitter, and the smoothed pose of a held-out frame 
 from __future__ import annotations
 
 import csv
+import inspect
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from talkinnerf.io import atomic_path, write_json
+from talkinnerf.nerf.render import RenderOptions
 from talkinnerf.train.data import SubjectData, load_subject
 from talkinnerf.train.rays import pixel_rays, ray_box_intersect
 
@@ -34,6 +36,7 @@ class EvalConfig:
     smoothing_window: int = 5
     smoothing_sigma: float = 1.0
     chunk: int = 4096                # rays per model call
+    render: RenderOptions = field(default_factory=RenderOptions)   # fast path (default) or dense reference
     lpips: bool = True               # LPIPS(VGG) metric when the weights are present, else "n/a"
     face_box: float = 0.16           # face crop side as a fraction of the frame size
     hand_box: float = 0.10           # hand crop side as a fraction of the frame size
@@ -54,7 +57,8 @@ def get_render_fn():
 
 
 def render_view(model, cond, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor, transl: torch.Tensor,
-                box: torch.Tensor, size: int, step: int, chunk: int, background, device, render_fn=None) -> np.ndarray:
+                box: torch.Tensor, size: int, step: int, chunk: int, background, device, render_fn=None,
+                options: RenderOptions | None = None) -> np.ndarray:
     """Render a full size x size frame. box (2,3) is the padded posed box in the posed body frame.
 
     Returns uint8-ready float (H,W,3) in [0,1].
@@ -64,8 +68,11 @@ def render_view(model, cond, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor, 
     origins, dirs = pixel_rays(K, R, t, rows.reshape(-1), cols.reshape(-1))
     origins = origins - transl
     near, far, hit = ray_box_intersect(origins, dirs, box)
+    # stand-in renderers (tests) take no render options
+    takes_options = options is not None and "options" in inspect.signature(render_fn).parameters
+    extra = {"options": options} if takes_options else {}
     out = render_fn(model, origins.to(device), dirs.to(device), near.to(device), far.to(device), hit.to(device),
-                    cond, step, chunk)
+                    cond, step, chunk, **extra)
     rgb = out["rgb"].detach().float().cpu().reshape(size, size, 3)
     return rgb.clamp(0, 1).numpy()
 
@@ -179,7 +186,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
         K, R, t = data.camera(frame)
         pred = render_view(model, data.conditioning(frame, device), K, R, t, data.params["transl"][frame],
                            data.posed_box(frame), data.size, step, cfg.chunk, model_cfg.background, device,
-                           render_fn)
+                           render_fn, cfg.render)
         gt = data.image(frame).numpy()
         boxes = region_boxes(data.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), data.size,
                              cfg.face_box, cfg.hand_box)
