@@ -122,3 +122,26 @@ def test_paper_sizes():
     full = TalkinNeRF(ModelConfig.paper_sizes(), 1)
     assert full.hand_deform.mlp.skip == 4
     assert model.weight_volume().shape == (23, 32, 32, 32)
+
+
+def test_identity_every_layer_feeds_the_code_to_each_hidden_layer():
+    model = _model(identity_every_layer=True, identity_init_std=1.0)
+    body = model.body.mlp
+    assert body.layers[1].in_features == model.cfg.field_width + 32
+    assert model.face.mlp.layers[1].in_features == model.cfg.face_width + 32
+    # only the identity code changes between two subjects, and it reaches past the input layer: zeroing the
+    # first layer's weights on the code still leaves the renders of the two identities different
+    with torch.no_grad():
+        body.layers[0].weight[:, -32:] = 0.0
+    a = _render(model, identity=torch.tensor(0))
+    b = _render(model, identity=torch.tensor(1))
+    assert (a["rgb"] - b["rgb"]).abs().max() > 1e-4
+    plain = _model()
+    with torch.no_grad():
+        for field in (plain.body, plain.face, plain.hands):
+            field.mlp.layers[0].weight[:, -32:] = 0.0
+            if field.mlp.skip is not None:
+                field.mlp.layers[field.mlp.skip].weight[:, -32:] = 0.0
+    a = _render(plain, identity=torch.tensor(0))
+    b = _render(plain, identity=torch.tensor(1))
+    assert torch.allclose(a["rgb"], b["rgb"])

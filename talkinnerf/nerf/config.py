@@ -20,6 +20,8 @@ BODY_CLASS = 1  # part label of the body (talkinnerf/body/parts.py): every sampl
 class ModelConfig:
     # --- conditioning -------------------------------------------------------------------------------------------
     identity_dim: int = 32            # identity code i (paper: 32)
+    identity_init_std: float = 0.1    # std of the codes' random initialisation
+    identity_every_layer: bool = False  # feed i to every hidden layer of F_body/F_face/F_hands, not only the input
 
     # --- fields: F_body, F_face, F_hands (paper: 8 x 256, PE 10) ---------------------------------------------------
     field_depth: int = 4

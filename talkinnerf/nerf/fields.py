@@ -26,17 +26,28 @@ def _broadcast(cond: torch.Tensor, n: int) -> torch.Tensor:
 
 
 class RadianceField(nn.Module):
-    """(x_c (N,3), condition (C,)) -> rgb (N,3) in [0,1], raw density (N,), logits (N,L) (L = num_logits, may be 0)."""
+    """(x_c (N,3), condition (C,)) -> rgb (N,3) in [0,1], raw density (N,), logits (N,L) (L = num_logits, may be 0).
 
-    def __init__(self, cond_dim: int, depth: int, width: int, pe_bands: int, num_logits: int = 0) -> None:
+    ``layer_cond_dim`` > 0: the last ``layer_cond_dim`` entries of the condition (the identity code) are also fed
+    to every hidden layer, not only with the input: one field holds several subjects whose canonical spaces
+    overlap, and a code seen at the input alone lets one subject's clothing leak into another's.
+    """
+
+    def __init__(self, cond_dim: int, depth: int, width: int, pe_bands: int, num_logits: int = 0,
+                 layer_cond_dim: int = 0) -> None:
         super().__init__()
+        if not 0 <= layer_cond_dim <= cond_dim:
+            raise ValueError(f"layer_cond_dim {layer_cond_dim} must be in [0, cond_dim={cond_dim}]")
         self.pe_bands = pe_bands
         self.num_logits = num_logits
-        self.mlp = MLP(encoding_dim(3, pe_bands) + cond_dim, 4 + num_logits, depth, width, _skip(depth))
+        self.layer_cond_dim = layer_cond_dim
+        self.mlp = MLP(encoding_dim(3, pe_bands) + cond_dim, 4 + num_logits, depth, width, _skip(depth),
+                       layer_cond_dim=layer_cond_dim)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = torch.cat([positional_encoding(x, self.pe_bands), _broadcast(cond, x.shape[0])], dim=-1)
-        out = self.mlp(h)
+        cond = _broadcast(cond, x.shape[0])
+        h = torch.cat([positional_encoding(x, self.pe_bands), cond], dim=-1)
+        out = self.mlp(h, cond[:, cond.shape[1] - self.layer_cond_dim:] if self.layer_cond_dim else None)
         return torch.sigmoid(out[:, :3]), out[:, 3], out[:, 4:]
 
 

@@ -96,7 +96,7 @@ class TalkinNeRF(nn.Module):
                                                           else [])
         idim = cfg.code_dim
         self.identity = nn.Embedding(num_identities, idim)
-        nn.init.normal_(self.identity.weight, std=0.1)
+        nn.init.normal_(self.identity.weight, std=cfg.identity_init_std)
         self.weight_volume = WeightVolumeDecoder(len(self.skinned), cfg.volume_latent, cfg.volume_size,
                                                  cfg.volume_channels)
         self.pose_refiner = (PoseRefiner(sk.NUM_BODY_JOINTS - 1, cfg.pose_refine_depth, cfg.pose_refine_width)
@@ -104,13 +104,16 @@ class TalkinNeRF(nn.Module):
         nr_cond = 63 + (90 if cfg.hand_joints_in_canonical else 0)
         self.non_rigid = (OffsetField(nr_cond, cfg.nr_depth, cfg.nr_width, cfg.nr_pe_bands)
                           if cfg.non_rigid else None)
-        self.body = RadianceField(idim, cfg.field_depth, cfg.field_width, cfg.field_pe_bands, cfg.num_classes)
+        per_layer = idim if cfg.identity_every_layer else 0   # the code is the last idim entries of each condition
+        self.body = RadianceField(idim, cfg.field_depth, cfg.field_width, cfg.field_pe_bands, cfg.num_classes,
+                                  per_layer)
         self.face = self.hands = self.hands_left = self.hands_right = None
         self.hand_deform = self.hand_deform_left = self.hand_deform_right = None
         if not cfg.body_only:
-            self.face = RadianceField(cfg.expression_dim + idim, cfg.face_depth, cfg.face_width, cfg.field_pe_bands)
+            self.face = RadianceField(cfg.expression_dim + idim, cfg.face_depth, cfg.face_width, cfg.field_pe_bands,
+                                      0, per_layer)
             hand_args = (cfg.hand_def_depth, cfg.hand_def_width, cfg.hand_def_pe_bands)
-            field_args = (idim, cfg.hands_depth, cfg.hands_width, cfg.field_pe_bands)
+            field_args = (idim, cfg.hands_depth, cfg.hands_width, cfg.field_pe_bands, 0, per_layer)
             if cfg.separate_hands:
                 self.hands_left, self.hands_right = RadianceField(*field_args), RadianceField(*field_args)
                 if not cfg.no_hand_deformation:
@@ -258,7 +261,9 @@ class TalkinNeRF(nn.Module):
                                  .reshape(-1)).squeeze(1)
         else:
             cand = torch.arange(pts.shape[0], device=dev)
-        res = packed.evaluate_points(self, state, pts[cand], cfg.density_noise if self.training else 0.0)
+        # Switch: model.mlp_autocast = "bf16" runs the MLPs under bf16 autocast (the trainer's train.autocast).
+        res = packed.evaluate_points(self, state, pts[cand], cfg.density_noise if self.training else 0.0,
+                                     getattr(self, "mlp_autocast", "off"))
         active = cand[res["active"]]                                                          # (A,) into P
 
         # --- scatter the active samples back onto the rays and composite -------------------------------------------
