@@ -36,8 +36,8 @@ class ModelConfig:
     nr_depth: int = 3
     nr_width: int = 64
     nr_pe_bands: int = 6
-    nr_kick_in: int = 2000            # step at which D_nr starts (paper 100k; HumanNeRF 10k)
-    nr_full_band: int = 6000          # step at which the Hann window is fully open (HumanNeRF 50k)
+    nr_kick_in: int = 2000            # step at which D_nr starts (paper 100k; HumanNeRF 10k default, 100k monocular)
+    nr_full_band: int = 6000          # step at which the Hann window is fully open (HumanNeRF 50k / 200k monocular)
 
     # --- D_hands: hand offset MLP (paper: 6 x 128, PE 6 with truncated Hann window) ---------------------------------
     hand_def_depth: int = 3
