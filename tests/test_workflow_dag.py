@@ -18,7 +18,9 @@ def test_default_dag_covers_every_demo_subject(tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     n_demo = len(config["demo"]["subjects"]) + len(config["demo"]["novel"])
     for rule in PER_SUBJECT + ("demo_synthesize", "evaluate_preprocess"):
-        assert jobs[rule] == n_demo, rule
+        # the novel identity's split is its own rule (test frames after the longest fine-tuning clip)
+        count = jobs[rule] + (jobs.get("split_novel", 0) if rule == "split" else 0)
+        assert count == n_demo, rule
     assert jobs["train"] == len(config["settings"])
     assert jobs["evaluate_render"] == len(config["settings"]) * len(config["demo"]["subjects"])
     assert jobs["finetune"] == len(config["demo"]["novel"]) * len(config["finetune_seconds"])
@@ -77,3 +79,34 @@ def test_invalid_config_fails_before_any_job(tmp_path, edit, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_tables_target_plans_every_experiment(tmp_path):
+    """`snakemake tables`: single-identity TalkinNeRF and HumanNeRF per subject, the ablations on one subject,
+    the Fig. 7b series (fine-tuned and from scratch), cross-identity animations and their lip-sync scores."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    exp = config["experiments"]
+    subjects = len(config["demo"]["subjects"])
+    novel = len(config["demo"]["novel"])
+    seconds = sorted(set(exp["novel"]["seconds"]) | set(config["finetune_seconds"]))
+    jobs = planned_jobs(tmp_path, "tables")
+    assert jobs["train"] == len(config["settings"])                              # multi-identity models
+    assert jobs["train_single"] == 2 * subjects + len(exp["ablations"]["variants"])
+    assert jobs["evaluate_single"] == jobs["train_single"]
+    assert jobs["finetune"] == novel * len(seconds) and jobs["train_clip"] == novel * len(seconds)
+    assert jobs["split_novel"] == novel
+    assert jobs["animate"] + jobs["animate_single"] == 3 * subjects and jobs["lipsync"] == 3 * subjects
+    for rule in ("table1", "table2", "table3", "table4", "training_cost", "fig7b", "identity_bleed",
+                 "figure_classes", "figure_hands"):
+        assert jobs[rule] == 1, rule
+    assert "tables" in jobs and jobs["report_quality"] == 1                     # `all` is part of it
+
+
+def test_paper_config_plans_the_same_targets(tmp_path):
+    """--configfile configs/paper.yaml switches budgets, not targets: 1/3/10/30 s and 400k single-id runs."""
+    jobs = planned_jobs(tmp_path, "tables", configfile="configs/paper.yaml")
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    assert jobs["finetune"] == len(paper["experiments"]["novel"]["seconds"]) * len(paper["demo"]["novel"])
+    assert jobs["train_single"] == 2 * len(paper["demo"]["subjects"]) + len(paper["experiments"]["ablations"]["variants"])
+    text = snakemake(tmp_path, "-n", "-p", "tables", "--configfile", str(REPO / "configs" / "paper.yaml")).stdout
+    assert '"iterations": 400000' in text and '"baseline": "humannerf"' in text

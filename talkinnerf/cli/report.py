@@ -36,6 +36,60 @@ def add_commands(subparsers) -> None:
     sheet.add_argument("--out", required=True, help="output PNG")
     sheet.set_defaults(func=_subject_sheet)
 
+    # --- the paper's experiments (docs/experiments.md): each writes OUT.csv, OUT.md, OUT.tex --------------------
+    table = subparsers.add_parser("paper-table", help="Table 1 (hands), 2 (face) or 3 (full frame + hands) from "
+                                                      "per-frame metrics.csv files")
+    table.add_argument("--kind", choices=("table1", "table2", "table3"), required=True)
+    table.add_argument("--entry", action="append", required=True, metavar="LABEL=CSV[,CSV...]",
+                       help="a row: its label and the metrics.csv files pooled into it (repeat, in order)")
+    table.add_argument("--caption", default="")
+    table.add_argument("--out", required=True, help="output stem (writes .csv, .md, .tex)")
+    table.set_defaults(func=_paper_table)
+
+    lip = subparsers.add_parser("lipsync-table", help="Table 4 stand-in from `evaluate lipsync` CSVs")
+    lip.add_argument("--entry", action="append", required=True, metavar="LABEL=CSV[,CSV...]")
+    lip.add_argument("--caption", default="")
+    lip.add_argument("--out", required=True)
+    lip.set_defaults(func=_lipsync_table)
+
+    cost = subparsers.add_parser("cost-table", help="§3.3 training cost: one multi-identity run vs N single runs")
+    cost.add_argument("--multi", required=True, help="meta.json of the multi-identity model")
+    cost.add_argument("--single", nargs="+", required=True, help="meta.json of each single-identity model")
+    cost.add_argument("--caption", default="")
+    cost.add_argument("--out", required=True)
+    cost.set_defaults(func=_cost_table)
+
+    novel = subparsers.add_parser("novel-series", help="Fig. 7b: quality vs seconds of the novel identity's video")
+    novel.add_argument("--entry", action="append", required=True, metavar="METHOD@SECONDS=CSV[,CSV...]")
+    novel.add_argument("--caption", default="")
+    novel.add_argument("--out", required=True)
+    novel.add_argument("--figure", required=True, help="output PNG")
+    novel.set_defaults(func=_novel_series)
+
+    bleed = subparsers.add_parser("bleed", help="identity bleed: per-part PSNR, multi-id vs single-id renders")
+    bleed.add_argument("--pair", action="append", required=True, metavar="SUBJECT=MULTI_EVAL_DIR,SINGLE_EVAL_DIR")
+    bleed.add_argument("--data-root", default="results")
+    bleed.add_argument("--caption", default="")
+    bleed.add_argument("--out", required=True)
+    bleed.set_defaults(func=_bleed)
+
+    grid = subparsers.add_parser("eval-grid", help="ground truth | renders of several models, with close-ups")
+    grid.add_argument("--subject", required=True)
+    grid.add_argument("--column", action="append", required=True, metavar="TITLE=EVAL_DIR")
+    grid.add_argument("--data-root", default="results")
+    grid.add_argument("--rows", type=int, default=2)
+    grid.add_argument("--no-closeups", action="store_true")
+    grid.add_argument("--out", required=True)
+    grid.set_defaults(func=_eval_grid)
+
+    anim = subparsers.add_parser("animation-grid", help="target pose | renders of another identity under it")
+    anim.add_argument("--driver", required=True)
+    anim.add_argument("--driver-frames", required=True)
+    anim.add_argument("--column", action="append", required=True, metavar="TITLE=ANIMATION_MP4")
+    anim.add_argument("--rows", type=int, default=3)
+    anim.add_argument("--out", required=True)
+    anim.set_defaults(func=_animation_grid)
+
 
 def _quality(args) -> None:
     from talkinnerf.report.figures import plot_quality
@@ -63,3 +117,91 @@ def _subject_sheet(args) -> None:
                                     args.model, args.out, split_path=args.split, rows=args.rows, scale=args.scale,
                                     matte_backend=args.matte_backend, keypoints_backend=args.keypoints_backend)
     print(f"subject sheet of {args.subject}: frames {shown}, {sheet.shape[1]}x{sheet.shape[0]} px -> {args.out}")
+
+
+def _entries(items: list[str]) -> list[tuple[str, list[str]]]:
+    out = []
+    for item in items:
+        label, sep, paths = item.partition("=")
+        if not sep or not paths:
+            raise ValueError(f"expected LABEL=PATH[,PATH...], got {item!r}")
+        out.append((label, [p for p in paths.split(",") if p]))
+    return out
+
+
+def _paper_table(args) -> None:
+    from talkinnerf.report import paper_tables as pt
+
+    metrics = {"table1": pt.TABLE1_METRICS, "table2": pt.TABLE2_METRICS, "table3": pt.TABLE3_METRICS}[args.kind]
+    table = pt.metric_table(_entries(args.entry), metrics)
+    pt.write_all(table, args.out, metrics, args.caption)
+    print(pt.to_markdown(table, metrics))
+
+
+def _lipsync_table(args) -> None:
+    from talkinnerf.report import paper_tables as pt
+
+    table = pt.lipsync_table(_entries(args.entry))
+    metrics = ["corr", "corr_best", "abs_offset"]
+    pt.write_all(table, args.out, metrics, args.caption, extra=["frames_used"])
+    print(pt.to_markdown(table, metrics, extra=["frames_used"]))
+
+
+def _cost_table(args) -> None:
+    from talkinnerf.io import read_json
+    from talkinnerf.report import paper_tables as pt
+
+    table = pt.cost_table(read_json(args.multi), [read_json(p) for p in args.single])
+    metrics = ["iterations", "seconds", "saving_iterations", "saving_seconds"]
+    pt.write_all(table, args.out, metrics, args.caption, extra=["models", "device"])
+    print(pt.to_markdown(table, metrics, extra=["models", "device"]))
+
+
+def _novel_series(args) -> None:
+    from talkinnerf.report import paper_tables as pt
+    from talkinnerf.report.figures import plot_novel_series
+
+    entries = []
+    for label, paths in _entries(args.entry):
+        method, _, seconds = label.rpartition("@")
+        entries.append((method, float(seconds), paths))
+    metrics = ["psnr", "ssim", "lpips"]
+    table = pt.novel_series(entries, metrics)
+    pt.write_all(table, args.out, metrics, args.caption, extra=["seconds"])
+    plot_novel_series(table, args.figure, metrics)
+    print(pt.to_markdown(table, metrics, extra=["seconds"]))
+
+
+def _bleed(args) -> None:
+    import pandas as pd
+
+    from talkinnerf.evaluate.bleed import PARTS, bleed_table, part_psnr_frames
+    from talkinnerf.report import paper_tables as pt
+
+    frames = []
+    for subject, dirs in _entries(args.pair):
+        if len(dirs) != 2:
+            raise ValueError(f"--pair {subject}=MULTI,SINGLE needs two eval folders, got {dirs}")
+        frames.append(part_psnr_frames(dirs[0], subject, args.data_root, "multi"))
+        frames.append(part_psnr_frames(dirs[1], subject, args.data_root, "single"))
+    table = bleed_table(pd.concat(frames, ignore_index=True), "multi", "single")
+    metrics = [f"{p}_{k}" for p in PARTS for k in ("multi", "single", "delta") if f"{p}_{k}" in table]
+    for m in metrics:
+        pt.COLUMNS.setdefault(m, pt.Column(f"{m.split('_')[0]} PSNR {m.split('_')[1]}",
+                                           True if not m.endswith("delta") else None))
+    pt.write_all(table, args.out, metrics, args.caption, key="subject")
+    print(pt.to_markdown(table, metrics, key="subject"))
+
+
+def _eval_grid(args) -> None:
+    from talkinnerf.report.figures import eval_grid
+
+    columns = [(title, paths[0]) for title, paths in _entries(args.column)]
+    eval_grid(columns, args.subject, args.data_root, args.out, rows=args.rows, closeups=not args.no_closeups)
+
+
+def _animation_grid(args) -> None:
+    from talkinnerf.report.figures import animation_grid
+
+    columns = [(title, paths[0]) for title, paths in _entries(args.column)]
+    animation_grid(args.driver, args.driver_frames, columns, args.out, rows=args.rows)

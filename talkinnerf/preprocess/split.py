@@ -18,10 +18,16 @@ class SplitOptions:
     n: int = 10               #   (spread over the whole video: poses seen in training, frames not)
     offset: int = 5
     fraction: float = 0.2     # "last_fraction": the last ceil(fraction × F) frames are held out (novel poses)
+    after_seconds: float = 0.0  # "after_seconds": frames from this time on are held out, every n-th of them
+                                #   (novel identities: test frames lie after the longest fine-tuning window)
 
 
-def split_frames(count: int, opts: SplitOptions) -> dict:
-    """Split frame indices 0..count-1; both parts are non-empty and disjoint, union = all frames."""
+def split_frames(count: int, opts: SplitOptions, fps: float | None = None) -> dict:
+    """Split frame indices 0..count-1; both parts are non-empty and disjoint.
+
+    Union = all frames, except in "after_seconds" mode, where the frames after the window that are not every
+    n-th one are in neither part (neither seen in training nor scored). ``fps`` is needed by that mode only.
+    """
     if count < 2:
         raise ValueError(f"cannot split {count} frame(s): need at least 2 (one to train, one to test)")
     if opts.mode == "every_nth":
@@ -38,8 +44,21 @@ def split_frames(count: int, opts: SplitOptions) -> dict:
         held = min(count - 1, max(1, math.ceil(opts.fraction * count - 1e-9)))
         test = list(range(count - held, count))
         rule = f"last_fraction fraction={opts.fraction}"
+    elif opts.mode == "after_seconds":
+        if fps is None or fps <= 0:
+            raise ValueError("split mode after_seconds needs the video's fps (frames/meta.json)")
+        if opts.n < 1:
+            raise ValueError(f"split n must be >= 1, got {opts.n}")
+        # fine-tuning takes the first ceil(seconds * fps) frames (train.finetune.first_seconds): hold out after them
+        start = max(1, int(math.ceil(opts.after_seconds * fps - 1e-9)))
+        if start >= count:
+            raise ValueError(f"after_seconds={opts.after_seconds} at {fps:g} fps leaves no frame to test in a "
+                             f"{count}-frame video ({count / fps:.2f} s): lengthen the video or shorten the window")
+        test = list(range(start, count, opts.n))
+        return {"train": list(range(start)), "test": test,
+                "rule": f"after_seconds after_seconds={opts.after_seconds} n={opts.n} start={start}"}
     else:
-        raise ValueError(f"unknown split mode {opts.mode!r}; known: every_nth, last_fraction")
+        raise ValueError(f"unknown split mode {opts.mode!r}; known: every_nth, last_fraction, after_seconds")
     held_out = set(test)
     train = [i for i in range(count) if i not in held_out]
     return {"train": train, "test": test, "rule": rule}
@@ -55,9 +74,15 @@ def frame_count(frames_dir: str | os.PathLike) -> int:
     return len(list_frames(frames_dir))
 
 
+def frame_rate(frames_dir: str | os.PathLike) -> float | None:
+    meta = Path(frames_dir) / "meta.json"
+    fps = read_json(meta).get("fps") if meta.is_file() else None
+    return float(fps) if fps else None
+
+
 def run_split(frames_dir: str | os.PathLike, out: str | os.PathLike, opts: SplitOptions | None = None) -> dict:
     try:
-        split = split_frames(frame_count(frames_dir), opts or SplitOptions())
+        split = split_frames(frame_count(frames_dir), opts or SplitOptions(), frame_rate(frames_dir))
     except ValueError as err:
         raise ValueError(f"split of {frames_dir}: {err}") from None
     write_json(out, split)

@@ -1,8 +1,9 @@
 """Aggregate per-frame evaluation CSVs into the paper-style tables.
 
 Per-frame CSVs (results/eval/<setting>/<subject>/metrics.csv) hold one row per held-out frame with columns such as
-psnr, ssim, lpips, psnr_face, ... . A metric that could not be computed is empty (NaN) in every row; the tables then
-show "n/a" rather than a number, and the reason (a `note` column in the CSV, if present) is kept.
+psnr, ssim, lpips, psnr_face, ... . A metric that could not be computed for a frame is empty (NaN): means are over
+the valid frames, with their count in `<metric>_n` (Markdown: "mean (n/N)" when frames were skipped); a metric with
+no valid frame shows "n/a".
 """
 
 from __future__ import annotations
@@ -31,14 +32,23 @@ def summarise_settings(eval_root: str | Path, settings: list[str], subjects: lis
             frames = pd.read_csv(path)
             metrics = [m for m in METRIC_ORDER if m in frames.columns]
             row = {"setting": setting, "subject": subject, "frames": len(frames)}
-            row.update({m: frames[m].astype(float).mean(skipna=False) if len(frames) else np.nan for m in metrics})
+            for m in metrics:
+                values = pd.to_numeric(frames[m], errors="coerce")
+                row[m] = values.mean(skipna=True) if values.notna().any() else np.nan
+                row[f"{m}_n"] = int(values.notna().sum())
             rows.append(row)
     table = pd.DataFrame(rows)
-    means = table.drop(columns=["subject"]).groupby("setting", sort=False).mean(numeric_only=True).reset_index()
+    # the mean row: mean over subjects of the per-subject means (skipping subjects without a value), counts summed
+    metrics = [m for m in METRIC_ORDER if m in table.columns]
+    grouped = table.groupby("setting", sort=False)
+    means = grouped[metrics].mean().reset_index()
+    for m in metrics:
+        means[f"{m}_n"] = grouped[f"{m}_n"].sum().to_numpy()
+    means["frames"] = grouped["frames"].sum().to_numpy()
     means["subject"] = "mean"
     table = pd.concat([table, means], ignore_index=True)
     table["frames"] = table["frames"].astype(int)
-    ordered = ["setting", "subject", "frames"] + [m for m in METRIC_ORDER if m in table.columns]
+    ordered = ["setting", "subject", "frames"] + metrics + [f"{m}_n" for m in metrics]
     return table[ordered]
 
 
@@ -46,8 +56,16 @@ def to_markdown(table: pd.DataFrame, floatfmt: str = ".3f") -> str:
     """A Markdown table; NaN shows as n/a. LPIPS columns are shown as LPIPS* = LPIPS x 1e3 like the paper."""
     shown = table.copy()
     for col in shown.columns:
-        if col.startswith("lpips"):
+        if col.startswith("lpips") and not col.endswith("_n"):
             shown[col] = shown[col] * 1e3
+    counts = [c for c in shown.columns if c.endswith("_n") and c[:-2] in shown.columns]
+    for col in counts:   # "mean (n/N)" where frames were skipped; counts are not columns of their own
+        metric = col[:-2]
+        partial = shown[col].notna() & (shown[col] < shown["frames"]) if "frames" in shown else shown[col] < 0
+        if partial.any():
+            shown[metric] = [format(v, floatfmt) + f" ({int(n)}/{int(f)})" if p and not np.isnan(v) else v
+                             for v, n, f, p in zip(shown[metric], shown[col], shown["frames"], partial)]
+    shown = shown.drop(columns=counts)
     shown = shown.rename(columns={c: c.replace("lpips", "lpips*") for c in shown.columns if c.startswith("lpips")})
     header = "| " + " | ".join(shown.columns) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"

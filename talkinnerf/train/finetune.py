@@ -127,3 +127,25 @@ def finetune(base: str | Path, subject: str, seconds: float, data_root: str | Pa
                         inputs={"data": data_digest(data_root, [subject]),
                                 "base": file_digest([base], base.parent).hexdigest()[:16],
                                 "seconds": str(seconds)})
+
+
+def fit_clip(subject: str, seconds: float, data_root: str | Path, out: str | Path, cfg: TrainConfig,
+             setting: str = "", stop_at: int | None = None,
+             model_factory: Callable[[ModelConfig, int], nn.Module] = default_model_factory) -> dict[str, Any]:
+    """Train a fresh single-subject model on the first ``seconds`` of ``subject``'s train frames.
+
+    Fig. 7b's reference: a baseline trained from scratch on exactly the clip that fine-tuning sees
+    (the same :func:`first_seconds` frames), so the two curves differ only in where the weights start.
+    """
+    device, dist_info = setup_runtime(cfg)
+    gen = seed_everything(cfg.seed + dist_info.rank)
+    data = load_subject(data_root, subject, 0, cfg.model.background, cfg.box_padding, cfg.frame_cache)
+    if not data.train_frames:
+        raise ValueError(f"subject {subject}: splits/{subject}.json has no train frames")
+    data.train_frames = first_seconds(data.train_frames, data.fps, seconds)
+    model = model_factory(cfg.model, 1).to(device)
+    meta = {"setting": setting, "subjects": [subject], "seconds": seconds, "frames": data.train_frames,
+            "data_root": str(data_root), "config": dataclasses.asdict(cfg), "device": str(device)}
+    return run_training(model, [data], cfg, out, meta, model.param_groups(cfg.lr), gen, device, [subject],
+                        stop_at=stop_at, dist_info=dist_info,
+                        inputs={"data": data_digest(data_root, [subject]), "seconds": str(seconds)})
