@@ -187,6 +187,9 @@ def write_marker(path: str | os.PathLike, rec: dict[str, Any], kind: str = "file
             from talkinnerf.video.encode import write_video
 
             write_video(tmp, np.repeat(_placeholder_image(rec)[None], 2, axis=0), 1.0)
+        elif path.name == "metrics.csv":
+            # one row per evaluated frame: a left-out subject has none (tables count 0 frames, show n/a)
+            tmp.write_text("frame,left_out\n")
         elif suffix == ".csv":
             import pandas as pd
 

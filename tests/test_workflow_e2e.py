@@ -3,6 +3,7 @@ video reruns only that subject's chain plus the all-subject jobs."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -112,23 +113,56 @@ def test_adding_a_video_adds_only_its_jobs(smoke_run):
     assert "demo_synthesize" not in jobs and "evaluate_preprocess" not in jobs
 
 
-def test_a_corrupt_video_fails_only_its_own_jobs(smoke_run):
-    # Runs last in this module: it leaves two drop-in subjects behind (the DAG is stale for them afterwards).
+def test_bad_videos_are_left_out_and_the_rest_trains(smoke_run):
+    """Tried as a new user would (issue: drop-in folder): the demo plus every bad input, under awkward names, run
+    with --keep-going to tables for the good subjects; left_out lists each bad file with its reason; a fixed
+    video rejoins and the models retrain. Runs last in this module: it leaves drop-in subjects behind."""
+    from test_dropin_workflow import bad_inputs
+
+    from talkinnerf.names import slug
+
     config = _config()
-    source = config["demo"]["subjects"][0]["name"]
+    source = smoke_run / "resources" / "demo" / f"{config['demo']['subjects'][0]['name']}.mp4"
+    openpose = smoke_run / "resources" / "demo" / config["demo"]["subjects"][0]["name"] / "openpose"
     videos = smoke_run / "data" / "videos"
-    videos.mkdir(parents=True, exist_ok=True)
-    (videos / "broken.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
-    shutil.copy(smoke_run / "resources" / "demo" / f"{source}.mp4", videos / "good.mp4")
-    shutil.copytree(smoke_run / "resources" / "demo" / source / "openpose", videos / "good" / "openpose")
-    trained = (smoke_run / "results" / "models" / "talkinnerf" / "model.pt").read_bytes()
-    proc = snakemake(smoke_run, "--cores", "2", "--keep-going", configfile=SMOKE, timeout=900, check=False)
-    assert proc.returncode != 0
+    expected = bad_inputs(videos, source)
+    good = "vidéo ünïcode copy.mp4"                         # a good video under an awkward name
+    shutil.copy(source, videos / good)
+    shutil.copytree(openpose, videos / "vidéo ünïcode copy" / "openpose")
+
+    proc = snakemake(smoke_run, "--cores", "2", "--keep-going", configfile=SMOKE, timeout=1500, check=False)
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-6000:])
     results = smoke_run / "results"
-    log = (results / "logs" / "decode" / "broken.log").read_text()
-    assert "broken.mp4" in log, log[-2000:]
-    assert not (results / "frames" / "broken").exists()        # nothing half-written
-    # the good newcomer's whole chain ran despite the broken one; training (needs every subject) did not
-    for path in ("frames/good", "matte/good", "smplx/good.npz", "parts/good", "splits/good.json"):
-        assert (results / path).exists(), path
-    assert (results / "models" / "talkinnerf" / "model.pt").read_bytes() == trained
+    left = pd.read_csv(results / "tables" / "left_out.csv")
+    for file, reason in expected.items():
+        row = left[left.file == file]
+        assert len(row) == 1, (file, left)
+        assert reason in row.reason.iloc[0], (file, row.reason.iloc[0])
+        assert isinstance(row.fix.iloc[0], str) and row.fix.iloc[0]
+        log = (results / "logs" / row.stage.iloc[0] / f"{slug(file)}.log").read_text().strip().splitlines()[-1]
+        assert log.startswith(f"LEFT OUT subject {slug(file)} (file {file!r})") and "Fix:" in log, log
+    assert "name" in left[left.file == f"{config['demo']['subjects'][0]['name']}.mp4"].stage.tolist()
+    md = (results / "tables" / "left_out.md").read_text()
+    assert all(file in md for file in expected)
+    assert "left out of training" in proc.stderr and "zero bytes.mp4" in proc.stderr   # the run's last words
+
+    quality = pd.read_csv(results / "tables" / "quality.csv")
+    demo = [s["name"] for s in config["demo"]["subjects"]]
+    trained = quality[quality.subject.isin(demo + [slug(good)])]
+    assert len(trained) == len(config["settings"]) * (len(demo) + 1)
+    assert np.isfinite(trained.psnr).all()
+    left_rows = quality[quality.subject.isin([slug(f) for f in expected])]
+    assert (left_rows.frames == 0).all() and not np.isfinite(left_rows.psnr.astype(float)).any()
+    for setting in config["settings"]:
+        meta = json.loads((results / "models" / setting / "meta.json").read_text())
+        assert meta["identities"] == demo + [slug(good)]
+        assert set(meta["left_out"]) == {slug(f) for f in expected}
+    assert Image.open(results / "figures" / "subjects" / f"{slug('photo.mp4')}.png").size == (256, 256)
+
+    # the user replaces the truncated video with a whole one: its chain and the models rerun
+    shutil.copy(source, videos / "truncated copy.mp4")
+    shutil.copytree(openpose, videos / "truncated copy" / "openpose")
+    jobs = planned_jobs(smoke_run, configfile=SMOKE)
+    for rule in PER_SUBJECT:
+        assert jobs.get(rule) == 1, (rule, jobs)
+    assert jobs["train"] == len(config["settings"]) and jobs.get("left_out") == 1

@@ -19,6 +19,26 @@ def model_vertex_ids(path: str | Path) -> dict[str, int] | None:
         return dict(zip(names, (int(i) for i in data["talkinnerf_vertex_ids"])))
 
 
+def check_arrays_only(path: str | Path) -> None:
+    """Refuse a body model file that is not an npz of plain arrays.
+
+    smplx reads model files with ``np.load(allow_pickle=True)`` (and ``.pkl`` files with pickle), so an object
+    array in a downloaded or user-given file would run code while loading. Reading every array here with
+    ``allow_pickle=False`` first makes smplx's load see numeric arrays only.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        raise ValueError(f"body model {path}: only .npz model files are read (a .pkl file is a pickle, which can "
+                         "run code when loaded); use SMPLX_NEUTRAL.npz from the SMPL-X download")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for key in data.files:
+                data[key]
+    except ValueError as err:
+        raise ValueError(f"body model {path}: refusing to load, it holds pickled objects "
+                         f"(allow_pickle=False: {err}); use the official SMPLX_NEUTRAL.npz or the open model") from err
+
+
 def load_body_model(path: str | Path, batch_size: int = 1, device: str = "cpu", **kwargs):
     """Equivalent of ``smplx.create(path, model_type="smplx", use_pca=False, num_expression_coeffs=10, flat_hand_mean=True,
     use_face_contour=True)`` with the extra-joint vertex ids of the file (smplx defaults for official files) on ``device``.
@@ -31,6 +51,7 @@ def load_body_model(path: str | Path, batch_size: int = 1, device: str = "cpu", 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"body model {path} does not exist: " + OPEN_MODEL_HINT.format(path=path))
+    check_arrays_only(path)
     ids = model_vertex_ids(path)
     options = dict(use_pca=False, num_expression_coeffs=10, flat_hand_mean=True,
                    use_face_contour=True, batch_size=batch_size)

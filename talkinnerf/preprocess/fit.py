@@ -383,10 +383,11 @@ def fit_sequence(model: Any, keypoints: Mapping[str, np.ndarray], size: int, opt
 def _run_pass(model, p: FitParams, target, weights, K, R, t, size, opts: FitOptions, stage: int, limits, body_sig,
               keypoints_fn, names, steps: int, desc: str) -> float:
     """Optimise the ``names`` tensors of ``p`` for up to ``steps`` loss evaluations; returns the last loss."""
-    from tqdm import tqdm
+    from talkinnerf.progress import Progress
 
     trainable = [getattr(p, n) for n in names]
-    bar = tqdm(total=steps, desc=desc, disable=not opts.progress, leave=False)
+    # a bar on a terminal; in a log file one line per tenth of the steps (not a line of \r-redrawn bars)
+    bar = Progress(steps, desc, enabled=opts.progress, unit="steps")
     last = [float("nan")]
 
     def closure() -> torch.Tensor:
@@ -394,8 +395,8 @@ def _run_pass(model, p: FitParams, target, weights, K, R, t, size, opts: FitOpti
         loss = _total_loss(model, p, target, weights, K, R, t, size, opts, stage, limits, body_sig, keypoints_fn)
         loss.backward()
         last[0] = float(loss.detach())
-        bar.update(1)
         bar.set_postfix(loss=f"{last[0]:.4g}")
+        bar.update(1)
         return loss
 
     if opts.optimizer == "lbfgs":

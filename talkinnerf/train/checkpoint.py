@@ -82,3 +82,56 @@ def restore(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.opti
     scheduler.load_state_dict(state["scheduler"])
     set_rng_states(state["rng"], generator)
     return int(state["step"])
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or parameter became NaN / Inf; training stopped and the last good checkpoint was kept."""
+
+
+def nonfinite_parameters(model: torch.nn.Module) -> list[str]:
+    """Names of parameters holding NaN or Inf."""
+    return [name for name, p in model.named_parameters() if not bool(torch.isfinite(p.detach()).all())]
+
+
+class FiniteGuard:
+    """Stops training at the first NaN/Inf in a loss or a parameter, before it reaches a checkpoint.
+
+    ``observe`` folds each step's loss into a flag without a device sync (a GPU keeps running ahead); ``check``
+    (called before every checkpoint and log line) syncs once and raises :class:`TrainingDiverged`, so no
+    checkpoint or model file is ever written from diverged values and the last good checkpoint stays the newest.
+    """
+
+    def __init__(self, ckpt_dir: str | Path, what: str = "training"):
+        self.ckpt_dir, self.what = Path(ckpt_dir), what
+        self.flag: torch.Tensor | None = None
+        self.first_bad: torch.Tensor | None = None
+        self.since = 0
+
+    def observe(self, step: int, losses: dict[str, torch.Tensor]) -> None:
+        bad = torch.zeros((), dtype=torch.bool)
+        for value in losses.values():
+            if torch.is_tensor(value):
+                bad = bad.to(value.device) | ~torch.isfinite(value.detach()).all()
+        if self.flag is None:
+            self.flag, self.first_bad = bad, torch.where(bad, step, -1)
+        else:
+            self.first_bad = torch.where(self.flag | ~bad, self.first_bad, torch.full_like(self.first_bad, step))
+            self.flag = self.flag | bad
+
+    def check(self, done: int, model: torch.nn.Module) -> None:
+        bad_loss = self.flag is not None and bool(self.flag)
+        bad_params = nonfinite_parameters(model)
+        if not (bad_loss or bad_params):
+            self.flag = None
+            return
+        where = []
+        if bad_loss:
+            where.append(f"the loss at iteration {int(self.first_bad) + 1}")
+        if bad_params:
+            where.append(f"parameters {bad_params[:5]}" + (" ..." if len(bad_params) > 5 else ""))
+        kept = sorted(self.ckpt_dir.glob("[0-9]" * 7 + ".pt"))
+        last = f"the last good checkpoint {kept[-1]} is kept" if kept else "no checkpoint had been written yet"
+        raise TrainingDiverged(
+            f"{self.what} diverged: NaN/Inf in {' and '.join(where)} (by iteration {done}); stopped without "
+            f"writing a checkpoint or model from it; {last}. Fix: lower train.lr (or finetune.lr), check the "
+            "subjects' fits (results/figures/subjects/), then rerun: changed options start from scratch")

@@ -25,7 +25,7 @@ from torch import nn
 
 from talkinnerf.io import atomic_path, write_json
 from talkinnerf.nerf.config import ModelConfig
-from talkinnerf.train.checkpoint import LATEST, load_checkpoint, restore, save_checkpoint
+from talkinnerf.train.checkpoint import LATEST, FiniteGuard, load_checkpoint, restore, save_checkpoint
 from talkinnerf.train.data import SubjectData, data_digest, load_subject
 from talkinnerf.train.losses import LPIPS_MIN_SIDE, LossWeights, TalkinLoss, make_lpips, psnr_from_mse
 from talkinnerf.train.sampling import part_shares, patch_pixels, sample_patches
@@ -309,15 +309,16 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
 
     progress = None
     if cfg.progress and dist_info.main:
-        from tqdm import tqdm
+        from talkinnerf.progress import Progress  # a bar on a terminal, one line per tenth in a log file
 
-        progress = tqdm(total=cfg.iterations, initial=start, unit="it", dynamic_ncols=True)
+        progress = Progress(cfg.iterations, f"train {meta.get('setting') or out.name}", unit="it", initial=start)
     end = cfg.iterations if stop_at is None else min(cfg.iterations, stop_at)
     model.train()
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
     last_lpips = torch.zeros(())
+    finite_guard = FiniteGuard(ckpt_dir, f"training {meta.get('setting') or out.name}")
     for step in range(start, end):
         model_step = model_step_offset + step
         if prepare_step is not None:
@@ -331,12 +332,15 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
                          batch["labels"].to(device)[hit_idx], with_lpips=with_lpips)
         if with_lpips:
             last_lpips = losses["lpips"]       # logged as the latest computed value (lpips_every > 1)
+        finite_guard.observe(step, losses)     # NaN/Inf stop training before a checkpoint holds them
         optimizer.zero_grad(set_to_none=True)
         if losses["total"].requires_grad:
             losses["total"].backward()
             optimizer.step()
         scheduler.step()
         done = step + 1
+        if done % cfg.log_every == 0 or done == end or done % cfg.checkpoint_every == 0:
+            finite_guard.check(done, model)
         if done % cfg.log_every == 0 or done == end:
             last = {k: float(v.detach()) for k, v in {**losses, "lpips": last_lpips}.items()}
             last["psnr"] = psnr_from_mse(float(((rgb.detach() - gt) ** 2).mean()))
