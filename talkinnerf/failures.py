@@ -251,6 +251,8 @@ GUARDED: dict[tuple[str, str], tuple[tuple[str, ...], bool, tuple[tuple[str, str
                                                 ("out", "render.mp4", "file"))),
     ("evaluate", "animate"): (("model", "motion"), True, (("out", "", "file"),)),
     ("train", "finetune"): (("base",), True, (("out", "model.pt", "file"), ("out", "meta.json", "file"))),
+    ("train", "fit-clip"): ((), True, (("out", "model.pt", "file"), ("out", "meta.json", "file"))),
+    ("evaluate", "lipsync"): (("subject_smplx", "driver_frames", "driver_smplx"), False, (("out", "", "file"),)),
 }
 
 

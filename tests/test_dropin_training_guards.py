@@ -82,14 +82,20 @@ def test_failed_subjects_are_dropped_from_training_and_named_in_meta(tmp_path):
     assert subjects == ["a"]
 
 
-def test_training_with_every_subject_left_out_fails_naming_them(tmp_path, capsys):
+def test_training_with_every_subject_left_out_writes_markers_naming_them(tmp_path, capsys):
+    """A single-subject model of a failed subject (or a folder of only bad videos): no model, and what reads the
+    model (evaluation) is told why instead of failing."""
     from talkinnerf.cli import main
+    from talkinnerf.failures import marker_of
 
-    write_marker(tmp_path / "frames" / "b", record("b", "decode", "empty", "b.mp4"), "dir")
-    assert main(["train", "fit", "--subjects", "b", "--data-root", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
-    err = capsys.readouterr().err
-    assert "no subject to train on" in err and "['b']" in err
-    assert err.strip().splitlines()[-1].startswith("FAILED talkinnerf train fit")
+    write_marker(tmp_path / "frames" / "b", record("b", "decode", "video b.mp4 is empty", "b.mp4"), "dir")
+    assert main(["train", "fit", "--subjects", "b", "--data-root", str(tmp_path), "--out", str(tmp_path / "m")]) == 0
+    assert "no subject to train on" in capsys.readouterr().out
+    assert marker_of(tmp_path / "m" / "model.pt")["reason"] == "video b.mp4 is empty"
+    assert marker_of(tmp_path / "m" / "meta.json")["subject"] == "b"
+    assert main(["evaluate", "render", "--model", str(tmp_path / "m" / "model.pt"), "--subject", "b",
+                 "--data-root", str(tmp_path), "--out", str(tmp_path / "e")]) == 0
+    assert (tmp_path / "e" / "compare.png").is_file()
 
 
 # ---------------------------------------------------------------------------------------------- untrusted files

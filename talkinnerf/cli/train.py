@@ -39,8 +39,27 @@ def _fit(args) -> int:
 
     cfg = from_json(TrainConfig, args.options, "train")
     subjects, left_out = _drop_left_out(args.subjects, args.data_root)
+    if not subjects:
+        return _all_left_out(args, left_out)
     fit(subjects, args.data_root, args.out, cfg, setting=args.setting or "")
     _record_left_out(args.out, left_out)
+    return 0
+
+
+def _all_left_out(args, left_out: dict) -> int:
+    """Every subject was left out (skip mode): no model; the outputs become failure markers so that evaluations
+    and tables still run and say why (a single-subject model of a failed subject, or a folder of bad videos)."""
+    from pathlib import Path
+
+    from talkinnerf.failures import describe, write_marker
+
+    first = next(iter(left_out.values()))
+    rec = dict(first) if len(left_out) == 1 else {
+        **first, "subject": ",".join(left_out), "reason": f"every subject was left out ({', '.join(left_out)}); "
+        f"first: {first['reason']}", "fix": "fix or replace the videos (tables/left_out.md lists each reason)"}
+    for name in ("model.pt", "meta.json"):
+        write_marker(Path(args.out) / name, rec)
+    print(f"train: no subject to train on, no model written: {describe(rec)}", flush=True)
     return 0
 
 
@@ -51,9 +70,6 @@ def _drop_left_out(subjects: list[str], data_root: str) -> tuple[list[str], dict
     kept, left_out = split_subjects(data_root, subjects)
     for rec in left_out.values():
         print(f"train: {describe(rec)}", flush=True)
-    if not kept:
-        raise ValueError(f"no subject to train on: all of {subjects} were left out (see {data_root}/tables/"
-                         "left_out.md); fix or replace their videos and rerun")
     return kept, left_out
 
 
