@@ -6,6 +6,8 @@
 
 import copy
 
+report: "../report/workflow.rst"
+
 from talkinnerf.options import from_dict as _from_dict
 from talkinnerf.train.trainer import TrainConfig as _TrainConfig
 

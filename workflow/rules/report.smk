@@ -5,9 +5,9 @@ rule report_quality:
     input:
         expand(f"{R}/eval/{{setting}}/{{subject}}/metrics.csv", setting=SETTINGS, subject=TRAIN_SUBJECTS),
     output:
-        csv=f"{R}/tables/quality.csv",
+        csv=report(f"{R}/tables/quality.csv", caption="../report/quality.rst", category="Tables"),
         md=f"{R}/tables/quality.md",
-        figure=f"{R}/figures/quality.png",
+        figure=report(f"{R}/figures/quality.png", caption="../report/quality.rst", category="Figures"),
     params:
         code=code_version("report_quality"),
     log:
@@ -24,7 +24,7 @@ rule report_novel:
     input:
         expand(f"{R}/eval/novel_{{secs}}s/{{subject}}/metrics.csv", secs=FINETUNE_SECONDS, subject=NOVEL_SUBJECTS),
     output:
-        csv=f"{R}/tables/novel.csv",
+        csv=report(f"{R}/tables/novel.csv", caption="../report/novel.rst", category="Tables"),
         md=f"{R}/tables/novel.md",
     params:
         code=code_version("report_novel"),
@@ -43,7 +43,7 @@ rule report_preprocess:
     input:
         expand(f"{R}/eval/preprocess/{{subject}}.csv", subject=DEMO_SUBJECTS + DEMO_NOVEL),
     output:
-        csv=f"{R}/tables/preprocess.csv",
+        csv=report(f"{R}/tables/preprocess.csv", caption="../report/preprocess.rst", category="Tables"),
         md=f"{R}/tables/preprocess.md",
     params:
         code=code_version("report_preprocess"),
@@ -66,7 +66,8 @@ rule subject_sheet:
         split=f"{R}/splits/{{subject}}.json",
         model=body_model_path(),
     output:
-        f"{R}/figures/subjects/{{subject}}.png",
+        report(f"{R}/figures/subjects/{{subject}}.png", caption="../report/subject_sheet.rst",
+               category="Preprocessing"),
     params:
         code=code_version("subject_sheet"),
         keypoints_backend=(config.get("keypoints") or {}).get("backend", "default"),
