@@ -99,3 +99,25 @@ def test_part_masks_split_the_body_at_the_hips_and_bleed_shows_as_a_negative_del
     table = bleed_table(frames, "multi", "single")
     assert table.loc[0, "torso_delta"] == pytest.approx(-2.0)
     assert table.iloc[-1]["subject"] == "mean" and table.iloc[-1]["torso_delta"] == pytest.approx(-1.25)
+
+
+def test_orderings_name_what_is_and_is_not_reproduced():
+    t3 = pd.DataFrame({"method": ["HumanNeRF", "Ours (Single-Id)", "Ours (Multi-Id)"], "psnr": [25.0, 25.5, 27.0],
+                       "ssim": [0.91, 0.92, 0.90], "lpips": [0.04, 0.03, 0.02], "lpips_hands": [0.1, 0.1, np.nan]})
+    t2 = pd.DataFrame({"method": ["W/o jaw for the face", "Complete Approach"], "psnr_face": [19.0, 20.0],
+                       "ssim_face": [0.75, 0.74], "lpips_face": [0.03, 0.03]})
+    cost = pt.cost_table({"iterations": 2000, "seconds": 100.0, "subjects": [1, 2, 3]},
+                         [{"iterations": 1333, "seconds": 60.0}] * 3)
+    fig7b = pd.DataFrame({"method": ["ft"] * 3 + ["scratch"] * 3, "seconds": [1, 2, 4] * 2,
+                          "psnr": [20, 21, 22, 15, 17, 16], "ssim": [0.8] * 6, "lpips": [0.2, 0.1, 0.05] * 2})
+    table = pt.orderings_table(table2=t2, table3=t3, cost=cost, fig7b=fig7b).set_index(["claim", "metric"])
+    t3_claim = "Table 3: multi-id > single-id > HumanNeRF"
+    assert table.loc[(t3_claim, "psnr"), "reproduced"] == "yes"
+    assert table.loc[(t3_claim, "ssim"), "reproduced"] == "no"
+    assert table.loc[(t3_claim, "lpips_hands"), "reproduced"] == "n/a"
+    assert table.loc[("Table 2: the jaw helps the face", "psnr_face"), "reproduced"] == "yes"
+    assert table.loc[("Table 2: the jaw helps the face", "lpips_face"), "reproduced"] == "no"   # a tie is no win
+    assert "27" in table.loc[(t3_claim, "psnr"), "values"]
+    assert table.loc[("Fig. 7b: ft improves with more seconds", "psnr"), "reproduced"] == "yes"
+    assert table.loc[("Fig. 7b: scratch improves with more seconds", "psnr"), "reproduced"] == "no"
+    assert "| yes |" in pt.orderings_markdown(table.reset_index())

@@ -73,6 +73,12 @@ def add_commands(subparsers) -> None:
     bleed.add_argument("--out", required=True)
     bleed.set_defaults(func=_bleed)
 
+    order = subparsers.add_parser("orderings", help="which of the paper's orderings the tables reproduce")
+    for name in ("table1", "table2", "table3", "cost", "fig7b"):
+        order.add_argument(f"--{name}", help=f"{name} CSV")
+    order.add_argument("--out", required=True, help="output stem (.csv, .md)")
+    order.set_defaults(func=_orderings)
+
     grid = subparsers.add_parser("eval-grid", help="ground truth | renders of several models, with close-ups")
     grid.add_argument("--subject", required=True)
     grid.add_argument("--column", action="append", required=True, metavar="TITLE=EVAL_DIR")
@@ -205,3 +211,19 @@ def _animation_grid(args) -> None:
 
     columns = [(title, paths[0]) for title, paths in _entries(args.column)]
     animation_grid(args.driver, args.driver_frames, columns, args.out, rows=args.rows)
+
+
+def _orderings(args) -> None:
+    import pandas as pd
+
+    from talkinnerf.io import atomic_path
+    from talkinnerf.report import paper_tables as pt
+
+    read = {k: pd.read_csv(getattr(args, k)) if getattr(args, k) else None
+            for k in ("table1", "table2", "table3", "cost", "fig7b")}
+    table = pt.orderings_table(**read)
+    with atomic_path(args.out + ".csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(args.out + ".md") as tmp:
+        tmp.write_text(pt.orderings_markdown(table))
+    print(pt.orderings_markdown(table))

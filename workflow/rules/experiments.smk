@@ -397,6 +397,29 @@ rule identity_bleed:
         "--caption 'Identity bleed: per-part PSNR of held-out renders, multi-identity vs single-identity' > {log} 2>&1"
 
 
+def _orderings_inputs():
+    inputs = {"table1": f"{T}/table1_hands.csv", "table2": f"{T}/table2_face.csv",
+              "table3": f"{T}/table3_novel_poses.csv", "cost": f"{T}/training_cost.csv"}
+    if NOVEL_SUBJECTS and NOVEL_SECONDS:
+        inputs["fig7b"] = f"{T}/fig7b_novel_identity.csv"
+    return inputs
+
+
+rule orderings:
+    input:
+        **_orderings_inputs(),
+    output:
+        csv=report(f"{T}/orderings.csv", caption=f"{CAPTIONS}/orderings.rst", category="Tables"),
+        md=f"{T}/orderings.md",
+    params:
+        code=code_version("report_quality"),
+        args=" ".join(f"--{k} {v}" for k, v in _orderings_inputs().items()),
+    log:
+        f"{R}/logs/report/orderings.log",
+    shell:
+        "{PY} report orderings {params.args} --out {T}/orderings > {log} 2>&1"
+
+
 # ------------------------------------------------------------------------------------------------ figures
 rule figure_novel_pose:
     input:
@@ -502,6 +525,7 @@ def experiment_targets():
     targets = [f"{T}/{name}.{ext}" for name in ("table1_hands", "table2_face", "table3_novel_poses",
                                                  "training_cost", "identity_bleed")
                for ext in ("csv", "md", "tex")]
+    targets += [f"{T}/orderings.csv", f"{T}/orderings.md"]
     targets += [f"{F}/novel_pose/{s}.png" for s in TRAIN_SUBJECTS]
     targets += [f"{F}/identity_bleed/{s}.png" for s in TRAIN_SUBJECTS]
     if "four_classes" in ABLATION_VARIANTS:
