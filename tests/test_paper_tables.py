@@ -49,10 +49,11 @@ def test_cost_table_computes_the_saving_of_one_multi_identity_run():
     multi = {"iterations": 2000, "seconds": 400.0, "device": "cpu", "subjects": ["a", "b", "c"]}
     singles = [{"iterations": 1333, "seconds": 250.0, "device": "cpu"} for _ in range(3)]
     table = pt.cost_table(multi, singles)
-    saving = table.iloc[2]
+    saving = table[table.method == "saving of multi-identity"].iloc[0]
     assert saving.saving_iterations == pytest.approx(100 * (1 - 2000 / 3999))
     assert saving.saving_seconds == pytest.approx(100 * (1 - 400 / 750))
-    assert table.iloc[1].iterations == 3999 and table.iloc[3].saving_iterations == 85.0
+    assert len(table) == 1 + 3 + 3                          # multi, each single run, their sum, saving, paper
+    assert table.iloc[4].iterations == 3999 and table.iloc[-1].saving_iterations == 85.0
 
 
 def test_novel_series_and_orderings(tmp_path):

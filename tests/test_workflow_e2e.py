@@ -84,7 +84,7 @@ def test_tables_target_writes_every_paper_table_and_the_report(smoke_run):
     t1 = pd.read_csv(tables / "table1_hands.csv")
     assert t1.method.iloc[-1] == "Complete Approach" and len(t1) == 5
     cost = pd.read_csv(tables / "training_cost.csv")
-    assert 0 < cost.saving_iterations.iloc[2] < 100
+    assert 0 < cost.saving_iterations[cost.method.str.startswith("saving")].iloc[0] < 100
     assert "FaceMesh" in (tables / "table4_lipsync.md").read_text()   # says which metric it is
     fig7b = pd.read_csv(tables / "fig7b_novel_identity.csv")
     assert set(fig7b.seconds) == {1.0, 2.0} and fig7b.method.nunique() == 2

@@ -166,6 +166,9 @@ def cost_table(multi_meta: dict, single_metas: list[dict], paper_saving: float =
     rows = [
         {"method": f"multi-identity (1 model, {len(multi_meta.get('subjects', []))} subjects)", "models": 1,
          "iterations": multi_it, "seconds": multi_s, "device": str(multi_meta.get("device", "?"))},
+        *[{"method": f"single-identity: {', '.join(m.get('subjects', ['?']))}", "models": 1,
+           "iterations": float(m["iterations"]), "seconds": float(m.get("seconds") or math.nan),
+           "device": str(m.get("device", "?"))} for m in single_metas],
         {"method": f"single-identity ({n} models)", "models": n, "iterations": single_it, "seconds": single_s,
          "device": ",".join(sorted({str(m.get('device', '?')) for m in single_metas}))},
         {"method": "saving of multi-identity", "models": n - 1, "iterations": math.nan, "seconds": math.nan,
@@ -237,7 +240,7 @@ def orderings_table(table1: pd.DataFrame | None = None, table2: pd.DataFrame | N
             rows.append(_check("Table 2: the jaw helps the face", metric, values,
                                (full > nojaw) if higher else (full < nojaw), 1e3 if metric.startswith("lpips") else 1))
     if cost is not None:
-        saving = cost.iloc[2]
+        saving = cost[cost.method.str.startswith("saving")].iloc[0]
         for metric in ("saving_iterations", "saving_seconds"):
             value = float(saving[metric])
             rows.append(_check("§3.3: multi-identity training costs less than N single-identity runs (paper 85%)",
