@@ -1,12 +1,24 @@
-"""Rendering speed of one full frame (no grad, chunked) for demo and paper model sizes on synthetic inputs.
+"""Rendering speed of one full frame (no grad, chunked), dense reference vs fast path, demo and paper model sizes.
 
-python benchmarks/render_fps.py [--quick] [--sizes demo paper] [--resolution N] [--device auto]
-Rays that miss the subject's box cost nothing; the box covers about 40% of a full-body frontal frame.
+python benchmarks/render_fps.py [--quick] [--sizes demo paper] [--resolution N] [--density untrained opaque]
+    [--paths dense fast fast-bf16] [--model results/train/talkinnerf/model.pt] [--memory] [--device auto]
+The paths render the same frames alternately (one frame each in turn), so a busy machine slows them alike; each
+fast path's image is compared with the dense one (PSNR over the frame, max |acc| difference).
+Model weights: "untrained" is a freshly initialised model - a semi-transparent fog filling the skinned body, the
+worst case for early termination; "opaque" is the same model with density_scale x OPAQUE_FACTOR, so that the
+body is opaque from its skin inwards like a trained model's (where rays end a few samples past the surface);
+--model renders a trained model file instead: its first identity in its first held-out frame (pose and camera
+from the results root the file lies in, at the data's frame size unless --resolution). Rays that miss the subject's box cost nothing;
+the box covers about 40% of a full-body frontal frame.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,17 +26,25 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _synthetic import model_config, peak_memory_mb, start_runtime  # noqa: E402
+from _synthetic import model_config, rss_probe, start_runtime  # noqa: E402
+
+OPAQUE_FACTOR = 50.0
+PATHS = {"dense": {"fast": False}, "fast": {}, "fast-bf16": {"autocast": "bf16"}}
 
 
-def bench(size: str, resolution: int, frames: int, chunk: int, device: torch.device) -> dict:
+def setup(size: str, density: str, resolution: int, device: torch.device, model_path: str | None):
     from talkinnerf.nerf.model import TalkinNeRF
-    from talkinnerf.nerf.render import render_image
     from talkinnerf.nerf.synthetic import synthetic_conditioning
     from talkinnerf.train.rays import pixel_rays, ray_box_intersect
 
-    cfg = model_config(size)
-    model = TalkinNeRF(cfg, 10).to(device).eval()
+    torch.manual_seed(0)
+    if model_path:
+        return setup_trained(model_path, resolution, device)
+    else:
+        cfg = model_config(size)
+        if density == "opaque":
+            cfg = cfg.replace(density_scale=cfg.density_scale * OPAQUE_FACTOR)
+        model, step = TalkinNeRF(cfg, 10).to(device).eval(), 10**9
     cond = synthetic_conditioning(pose_scale=0.2)
     cond = type(cond)(**{k: v.to(device) for k, v in vars(cond).items()})
     f = resolution * 1.6
@@ -32,40 +52,124 @@ def bench(size: str, resolution: int, frames: int, chunk: int, device: torch.dev
     R = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
     t = torch.tensor([0.0, 0.0, 3.0])
     rows, cols = torch.meshgrid(torch.arange(resolution), torch.arange(resolution), indexing="ij")
-    times = []
+    o, d = pixel_rays(K, R, t, rows.reshape(-1), cols.reshape(-1))
+    near, far, hit = ray_box_intersect(o, d, cond.canonical_bbox.cpu())
+    rays = tuple(x.to(device) for x in (o, d, near, far, hit))
+    return model, cfg, cond, step, rays
+
+
+def setup_trained(model_path: str, resolution: int, device: torch.device):
+    """A trained model file with its first identity in its first test frame (pose, camera), from the results
+    root the model file lies in (<root>/models/<setting>/model.pt); resolution 0 keeps the data's size."""
+    from talkinnerf.train.data import load_subject
+    from talkinnerf.train.rays import pixel_rays, ray_box_intersect
+    from talkinnerf.train.trainer import load_model
+
+    model, cfg, names, step = load_model(model_path, device)
+    root = Path(model_path).resolve().parents[2]
+    data = load_subject(root, names[0], 0, cfg.background, 0.05, cache_size=1)
+    frame = (data.test_frames or data.train_frames)[0]
+    K, R, t = data.camera(frame)
+    size = resolution or data.size
+    K = K.clone()
+    K[:2] *= size / data.size
+    rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    o, d = pixel_rays(K, R, t, rows.reshape(-1), cols.reshape(-1))
+    o = o - data.params["transl"][frame]
+    near, far, hit = ray_box_intersect(o, d, data.posed_box(frame))
+    rays = tuple(x.to(device) for x in (o, d, near, far, hit))
+    return model, cfg, data.conditioning(frame, device), step, rays
+
+
+def render(model, cond, step, rays, chunk: int, path: str, device: torch.device) -> dict:
+    from talkinnerf.nerf.render import RenderOptions, render_image
+
+    out = render_image(model, *rays, cond, step, chunk, options=RenderOptions(**PATHS[path]))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out
+
+
+def bench(size: str, density: str, resolution: int, frames: int, chunk: int, device: torch.device,
+          paths: list[str], model_path: str | None = None) -> list[dict]:
+    model, cfg, cond, step, rays = setup(size, density, resolution, device, model_path)
+    times: dict[str, list[float]] = {p: [] for p in paths}
+    images: dict[str, dict] = {}
     for i in range(frames + 1):
-        t0 = time.perf_counter()
-        o, d = pixel_rays(K, R, t, rows.reshape(-1), cols.reshape(-1))
-        near, far, hit = ray_box_intersect(o, d, cond.canonical_bbox.cpu())
-        render_image(model, o.to(device), d.to(device), near.to(device), far.to(device), hit.to(device), cond,
-                     10**9, chunk)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i > 0:                                     # first frame is warm-up
-            times.append(time.perf_counter() - t0)
-    sec = sum(times) / len(times)
-    n_hit = int(hit.sum())
-    return {"size": size, "resolution": resolution, "hit_rays": n_hit, "s_per_frame": sec, "fps": 1 / sec,
-            "rays_per_s": n_hit / sec, "samples_per_s": n_hit * cfg.samples_per_ray / sec, **peak_memory_mb(device)}
+        for p in paths:
+            t0 = time.perf_counter()
+            images[p] = render(model, cond, step, rays, chunk, p, device)
+            if i > 0:                                     # first frame is warm-up
+                times[p].append(time.perf_counter() - t0)
+    n_hit = int(rays[-1].sum())
+    rows = []
+    for p in paths:
+        sec = sum(times[p]) / len(times[p])
+        row = {"size": size, "density": "model file" if model_path else density, "path": p,
+               "resolution": round(rays[-1].numel() ** 0.5), "hit_rays": n_hit, "s_per_frame": sec, "fps": 1 / sec,
+               "rays_per_s": n_hit / sec, "samples_per_s": n_hit * cfg.samples_per_ray / sec}
+        if "dense" in images and p != "dense":
+            mse = float(((images[p]["rgb"] - images["dense"]["rgb"]) ** 2).mean())
+            row["psnr_vs_dense"] = math.inf if mse == 0 else -10 * math.log10(mse)
+            row["acc_maxdiff"] = float((images[p]["acc"] - images["dense"]["acc"]).abs().max())
+        rows.append(row)
+    return rows
+
+
+def probe_memory(size, density, resolution, chunk, path, device_name, model_path) -> dict:
+    device = start_runtime(device_name, torch.get_num_threads(), quiet=True, trace=False)
+    model, _, cond, step, rays = setup(size, density, resolution, device, model_path)
+    render(model, cond, step, rays, chunk, path, device)
+    return rss_probe(lambda: render(model, cond, step, rays, chunk, path, device), device)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 timed frame at 32 px (paper) / 64 px (demo)")
     ap.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
+    ap.add_argument("--density", nargs="+", default=["untrained", "opaque"], choices=["untrained", "opaque"])
+    ap.add_argument("--paths", nargs="+", default=["dense", "fast", "fast-bf16"], choices=list(PATHS))
+    ap.add_argument("--model", default=None, help="a trained model file (renders its identity 0; --sizes ignored)")
     ap.add_argument("--resolution", type=int, default=0, help="frame side (default demo 128, paper 512)")
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--chunk", type=int, default=4096)
+    ap.add_argument("--memory", action="store_true", help="peak memory per frame of each path (fresh process)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--probe-memory", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.probe_memory:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        print(json.dumps(probe_memory(*json.loads(args.probe_memory))))
+        return 0
     device = start_runtime(args.device, args.threads)
-    for size in args.sizes:
-        res = args.resolution or ((64 if size == "demo" else 32) if args.quick else (128 if size == "demo" else 512))
-        r = bench(size, res, 1 if args.quick else args.frames, args.chunk, device)
-        mem = " ".join(f"{k}={v:.0f}" for k, v in r.items() if k.endswith("_mb"))
-        print(f"{size:5s} {res}px hit_rays={r['hit_rays']:6d} {r['s_per_frame']:.3f} s/frame {r['fps']:.2f} fps "
-              f"{r['rays_per_s']:.0f} rays/s {r['samples_per_s']:.0f} samples/s {mem}")
+    runs = [("model", "untrained")] if args.model else [(s, d) for s in args.sizes for d in args.density]
+    for size, density in runs:
+        res = args.resolution or ((64 if size != "paper" else 32) if args.quick else (128 if size != "paper" else 512))
+        if args.model and not args.resolution:
+            res = 0                                       # the data's frame size
+        rows = bench(size, density, res, 1 if args.quick else args.frames, args.chunk, device, args.paths, args.model)
+        for r in rows:
+            extra = ""
+            if "psnr_vs_dense" in r:
+                extra = f" PSNR vs dense {r['psnr_vs_dense']:.1f} dB, max |acc diff| {r['acc_maxdiff']:.1e}"
+            if args.memory:
+                env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}   # freed tensors leave the RSS
+                cmd = [sys.executable, __file__, "--probe-memory",
+                       json.dumps([size, density, res, args.chunk, r["path"], args.device, args.model])]
+                if args.threads:
+                    cmd += ["--threads", str(args.threads)]
+                m = json.loads(subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+                               .stdout.strip().splitlines()[-1])
+                extra += " " + " ".join(f"{k}={v:.0f}" for k, v in m.items())
+            print(f"{size:5s} {r['density']:9s} {r['path']:9s} {r['resolution']}px hit_rays={r['hit_rays']:6d} "
+                  f"{r['s_per_frame']:.3f} s/frame {r['fps']:.2f} fps {r['rays_per_s']:.0f} rays/s "
+                  f"{r['samples_per_s']:.0f} samples/s{extra}")
+        by = {r["path"]: r["rays_per_s"] for r in rows}
+        for p in by:
+            if p != "dense" and "dense" in by:
+                print(f"{size:5s} {rows[0]['density']:9s} {p} / dense: {by[p] / by['dense']:.1f}x rays/s")
     return 0
 
 

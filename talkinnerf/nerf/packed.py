@@ -128,12 +128,14 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
     # First find the active samples without autograd (most samples are empty space), then redo the lookup with
     # autograd for the active ones only: the 3D grid_sample backward is the costliest op of D_r.
     with torch.no_grad():
-        w_sum = query_joint_weights(state.volume.detach(), sk.apply_per_joint(pts, skel["inv_rot"].detach(),
-                                                                              skel["inv_t"].detach()),
-                                    bbox.detach()).sum(0)
-        active = torch.nonzero(w_sum > MIN_WEIGHT_SUM).squeeze(1)                        # (A,)
-    cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])             # (K,A,3)
-    w = query_joint_weights(state.volume, cands, bbox)                                   # (K,A)
+        cands_all = sk.apply_per_joint(pts, skel["inv_rot"].detach(), skel["inv_t"].detach())
+        w_all = query_joint_weights(state.volume.detach(), cands_all, bbox.detach())
+        active = torch.nonzero(w_all.sum(0) > MIN_WEIGHT_SUM).squeeze(1)                 # (A,)
+    if torch.is_grad_enabled():
+        cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])         # (K,A,3)
+        w = query_joint_weights(state.volume, cands, bbox)                               # (K,A)
+    else:     # rendering: the first lookup already holds the values
+        cands, w = cands_all[:, active], w_all[:, active]
     x_c = sk.blend(cands, w)                                                             # (A,3)
     fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
 
