@@ -50,6 +50,8 @@ class TrainConfig:
     lpips: bool = True                 # LPIPS term when the VGG weights are present (`talkinnerf weights fetch lpips`)
     lpips_required: bool = False       # fail instead of training without LPIPS (weights missing, patches < 16 px)
     lpips_every: int = 1               # LPIPS on every k-th iteration only (its CPU cost); the others as LPIPS off
+    autocast: str = "off"              # "bf16": the MLPs under bf16 autocast (paper sizes: 1.4-2.4x per iteration
+                                       # on this CPU, demo sizes ~1.06x; docs/speed.md)
     loss_lpips: float = 1.0
     loss_mse: float = 0.2
     loss_ce: float = 0.05
@@ -72,6 +74,8 @@ class TrainConfig:
             raise ValueError(f"train.iterations must be >= 1, got {self.iterations}")
         if not 0.0 <= self.inside_share <= 1.0:
             raise ValueError(f"train.inside_share must be in [0, 1], got {self.inside_share}")
+        if self.autocast not in ("off", "bf16"):
+            raise ValueError(f"train.autocast must be off or bf16, got {self.autocast!r}")
         if self.lpips_every < 1:
             raise ValueError(f"train.lpips_every must be >= 1, got {self.lpips_every}")
         if self.lpips_required and not (self.lpips and self.loss_lpips > 0):
@@ -314,6 +318,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         progress = Progress(cfg.iterations, f"train {meta.get('setting') or out.name}", unit="it", initial=start)
     end = cfg.iterations if stop_at is None else min(cfg.iterations, stop_at)
     model.train()
+    model.mlp_autocast = cfg.autocast      # read by TalkinNeRF.forward (stand-in models ignore it)
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
