@@ -86,6 +86,13 @@ def _headers(metrics: list[str], latex: bool) -> list[str]:
     return out
 
 
+def _text(value) -> str:
+    """A key or extra column's cell: n/a for NaN, whole floats as integers (1.0 s -> 1)."""
+    if isinstance(value, (float, np.floating)):
+        return "n/a" if math.isnan(value) else (f"{value:g}" if float(value).is_integer() else f"{value:.3g}")
+    return str(value)
+
+
 def to_markdown(table: pd.DataFrame, metrics: list[str], key: str = "method", extra: list[str] = (),
                 caption: str = "") -> str:
     cols = [key, *extra]
@@ -93,7 +100,7 @@ def to_markdown(table: pd.DataFrame, metrics: list[str], key: str = "method", ex
     lines = ([f"{caption}", ""] if caption else []) + ["| " + " | ".join(header) + " |",
                                                        "|" + "|".join("---" for _ in header) + "|"]
     for _, row in table.iterrows():
-        cells = [str(row[c]) if not isinstance(row[c], float) or not math.isnan(row[c]) else "n/a" for c in cols]
+        cells = [_text(row[c]) for c in cols]
         cells += [_cell(row.get(m), row.get(f"{m}_n"), row.get("frames"), COLUMNS.get(m, Column(m, None)), False)
                   for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
@@ -119,7 +126,7 @@ def to_latex(table: pd.DataFrame, metrics: list[str], key: str = "method", extra
     lines += [r"\begin{tabular}{" + "l" * len(cols) + "c" * len(metrics) + "}", r"\toprule",
               " & ".join(header) + r" \\", r"\midrule"]
     for _, row in table.iterrows():
-        cells = [_latex_escape(row[c]) for c in cols]
+        cells = [_latex_escape(_text(row[c])) for c in cols]
         cells += [_latex_escape(_cell(row.get(m), row.get(f"{m}_n"), row.get("frames"),
                                       COLUMNS.get(m, Column(m, None)), True)) for m in metrics]
         lines.append(" & ".join(cells) + r" \\")
