@@ -144,7 +144,8 @@ def fit_clip(subject: str, seconds: float, data_root: str | Path, out: str | Pat
         raise ValueError(f"subject {subject}: splits/{subject}.json has no train frames")
     data.train_frames = first_seconds(data.train_frames, data.fps, seconds)
     model = model_factory(cfg.model, 1).to(device)
-    meta = {"setting": setting, "subjects": [subject], "seconds": seconds, "frames": data.train_frames,
+    # "clip_seconds": run_training records its wall time as "seconds"
+    meta = {"setting": setting, "subjects": [subject], "clip_seconds": seconds, "frames": data.train_frames,
             "data_root": str(data_root), "config": dataclasses.asdict(cfg), "device": str(device)}
     return run_training(model, [data], cfg, out, meta, model.param_groups(cfg.lr), gen, device, [subject],
                         stop_at=stop_at, dist_info=dist_info,
