@@ -58,8 +58,9 @@ def test_fast_render_matches_dense(density_scale, hand_background):
     assert float((fast["acc"] - dense["acc"]).abs().max()) <= 1e-4 + 1e-6
     assert torch.allclose(fast["seg_logits"], dense["seg_logits"], atol=1e-2)
     exact = render_image(model, *rays, cond, LATE, 256, options=RenderOptions(early_stop=0.0))
-    for key in ("rgb", "acc", "depth", "seg_logits"):
-        assert torch.allclose(exact[key], dense[key], atol=1e-5), key
+    # float32 round-off only (sums in another order, tiled-volume coordinates), amplified by the opaque body
+    for key, atol in (("rgb", 1e-4), ("acc", 1e-4), ("depth", 1e-3), ("seg_logits", 1e-3)):
+        assert torch.allclose(exact[key], dense[key], atol=atol, rtol=0), key
 
 
 def test_early_termination_skips_work_on_an_opaque_body():
@@ -93,8 +94,10 @@ def test_joint_boxes_never_cull_an_active_point():
     assert float(in_some_box.float().mean()) < 0.9                   # and the boxes do cull empty space
 
 
-def test_culled_forward_equals_uncull_forward_with_gradients():
+@pytest.mark.parametrize("sparse", [True, False])
+def test_culled_forward_equals_unculled_forward_with_gradients(sparse):
     model = small_model().train()
+    model.sparse_skinning = sparse
     cond, (o, d, near, far, hit) = frame(16)
     args = (o[hit], d[hit], near[hit], far[hit], cond, LATE)
     results = []
@@ -103,10 +106,13 @@ def test_culled_forward_equals_uncull_forward_with_gradients():
         model.zero_grad()
         torch.manual_seed(3)
         out = model(*args)
-        out["rgb"].sum().backward()
-        results.append((out["rgb"].detach(), model.body.mlp.layers[0].weight.grad.clone()))
-    assert torch.equal(results[0][0], results[1][0])
-    assert torch.allclose(results[0][1], results[1][1], atol=1e-6)
+        (out["rgb"].sum() + out["seg_logits"].sum() * 1e-2).backward()
+        results.append((out["rgb"].detach(), model.body.mlp.layers[0].weight.grad.clone(),
+                        model.weight_volume.latent.grad.clone()))
+    atol = 1e-5 if sparse else 0.0       # the pair sums add the joints in another order
+    assert torch.allclose(results[0][0], results[1][0], atol=atol, rtol=0)
+    assert torch.allclose(results[0][1], results[1][1], atol=1e-5, rtol=1e-4)
+    assert torch.allclose(results[0][2], results[1][2], atol=1e-5, rtol=1e-3)   # through the pair lookups
 
 
 def test_chunks_bound_the_work_per_call(monkeypatch):

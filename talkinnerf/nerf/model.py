@@ -256,14 +256,20 @@ class TalkinNeRF(nn.Module):
         # Samples outside every joint's box (packed.joint_boxes) cannot pass the skinning-weight test: leave
         # them out of the K-joint weight lookup (conservative, see talkinnerf/nerf/packed.py).
         # Switch: model.joint_box_culling = False looks every sample up (the reference the tests compare with).
+        # model.sparse_skinning = False looks every candidate up in all K joints' volumes (instead of the joints
+        # whose box it lies in).
+        member = None
         if getattr(self, "joint_box_culling", True):
-            cand = torch.nonzero(packed.candidate_mask(t, *packed.ray_joint_intervals(state, rays_o, rays_d))
-                                 .reshape(-1)).squeeze(1)
+            t_in, t_out = packed.ray_joint_intervals(state, rays_o, rays_d)
+            ray = torch.arange(n_rays, device=dev).repeat_interleave(n_samp)
+            member = packed.joint_membership(t.reshape(-1), ray, t_in, t_out)                 # (K,P)
+            cand = torch.nonzero(member.any(0)).squeeze(1)
+            member = member[:, cand] if getattr(self, "sparse_skinning", True) else None
         else:
             cand = torch.arange(pts.shape[0], device=dev)
         # Switch: model.mlp_autocast = "bf16" runs the MLPs under bf16 autocast (the trainer's train.autocast).
         res = packed.evaluate_points(self, state, pts[cand], cfg.density_noise if self.training else 0.0,
-                                     getattr(self, "mlp_autocast", "off"))
+                                     getattr(self, "mlp_autocast", "off"), member)
         active = cand[res["active"]]                                                          # (A,) into P
 
         # --- scatter the active samples back onto the rays and composite -------------------------------------------

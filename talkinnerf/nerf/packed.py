@@ -23,10 +23,13 @@ import torch
 
 from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.config import BODY_CLASS
-from talkinnerf.nerf.weights import padded_bbox, query_joint_weights
+from talkinnerf.nerf.weights import normalise_to_box, padded_bbox, query_joint_weights
 
 MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
 AUTOCAST = ("off", "bf16")
+PAIR_WEIGHT = 1e-7     # a joint's interpolated weight outside its box is below this: pairs (sample, joint) outside
+                       # the box are left out of the skinning sums (far below their float32 resolution)
+TILE_GAP = 2           # zero voxels between the joints' volumes in the tiled volume (grid_sample's zero padding)
 BOX_MARGIN = 1e-4      # relative growth of each joint box on top of the voxel: float round-off of the slab test
 
 
@@ -51,6 +54,7 @@ class FrameState:
     volume: torch.Tensor    # (K+1,S,S,S) softmaxed blend weights
     ident: torch.Tensor     # (identity_dim,) identity code
     boxes: torch.Tensor     # (K,2,3) canonical joint boxes (empty joint: lo > hi)
+    tiled: torch.Tensor     # (1,1,D,D,D) the K joints' weight volumes side by side (tile_volume)
 
 
 def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device) -> FrameState:
@@ -63,18 +67,58 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
     bbox = padded_bbox(model.canonical_skeleton(cond)["bbox"], model.cfg.bbox_padding)
     volume = model.weight_volume_softmax(cond, bbox)
     ident = model.identity(cond.identity.reshape(()))
-    return FrameState(cond, step, skel, bbox, volume, ident, joint_boxes(volume.detach(), bbox.detach()))
+    k = volume.shape[0] - 1
+    boxes = joint_boxes(volume.detach(), bbox.detach(), PAIR_WEIGHT * k)
+    return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]))
+
+
+def _tiles(k: int) -> int:
+    n = 1
+    while n ** 3 < k:
+        n += 1
+    return n
+
+
+def tile_volume(volume: torch.Tensor) -> torch.Tensor:
+    """(K,S,S,S) -> (1,1,D,D,D): joint k's volume in tile (k // n^2, k // n % n, k % n) of an n^3 arrangement, each
+    tile padded by TILE_GAP zero voxels, so that one grid_sample call looks up (point, joint) pairs of any joints.
+    A cube of tiles (not a column) keeps D small: grid_sample's float32 coordinates stay precise to ~1e-5 voxel."""
+    k, size = volume.shape[0], volume.shape[1]
+    n = _tiles(k)
+    padded = torch.nn.functional.pad(volume, (TILE_GAP,) * 6)                     # (K,T,T,T), T = S + 2 gap
+    t = size + 2 * TILE_GAP
+    if n ** 3 > k:
+        padded = torch.cat([padded, padded.new_zeros(n ** 3 - k, t, t, t)])
+    # (nz,ny,nx,T,T,T) -> (nz,T,ny,T,nx,T) -> (D,D,D)
+    grid = padded.reshape(n, n, n, t, t, t).permute(0, 3, 1, 4, 2, 5).reshape(n * t, n * t, n * t)
+    return grid[None, None]
+
+
+def lookup_pairs(state: FrameState, joint: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Weight of joint ``joint`` (N,) long at its canonical point ``x`` (N,3): query_joint_weights for (point, joint)
+    pairs (same interpolation, zero outside the box)."""
+    size = state.volume.shape[1]
+    n = _tiles(state.volume.shape[0] - 1)
+    t = size + 2 * TILE_GAP
+    dim = n * t
+    g = normalise_to_box(x, state.bbox)                                           # (N,3) x,y,z in [-1,1]
+    tile = torch.stack([joint % n, joint // n % n, joint // (n * n)], dim=-1).to(g.dtype)   # x, y, z tile
+    idx = tile * t + TILE_GAP + (g + 1) * (0.5 * (size - 1))                      # voxel index in the tiled volume
+    grid = (idx * (2.0 / (dim - 1)) - 1.0).reshape(1, 1, 1, -1, 3)
+    out = torch.nn.functional.grid_sample(state.tiled, grid, mode="bilinear", padding_mode="zeros",
+                                          align_corners=True)
+    return out.reshape(-1)
 
 
 @torch.no_grad()
-def joint_boxes(volume: torch.Tensor, bbox: torch.Tensor, min_weight_sum: float = MIN_WEIGHT_SUM) -> torch.Tensor:
-    """(K,2,3) canonical boxes outside which joint k's interpolated weight is <= min_weight_sum / K.
+def joint_boxes(volume: torch.Tensor, bbox: torch.Tensor, threshold: float) -> torch.Tensor:
+    """(K,2,3) canonical boxes outside which joint k's interpolated weight is <= threshold.
 
     volume (K+1,S,S,S) indexed [z,y,x] with voxel centres on linspace(bbox) (grid_sample's align_corners=True).
     """
     k = volume.shape[0] - 1
     size = volume.shape[1]
-    above = volume[:k] > min_weight_sum / k                              # (K,Z,Y,X)
+    above = volume[:k] > threshold                                       # (K,Z,Y,X)
     spacing = (bbox[1] - bbox[0]) / (size - 1)
     lo = torch.full((k, 3), float("inf"), device=volume.device, dtype=bbox.dtype)
     hi = torch.full((k, 3), float("-inf"), device=volume.device, dtype=bbox.dtype)
@@ -115,8 +159,46 @@ def candidate_mask(t: torch.Tensor, t_in: torch.Tensor, t_out: torch.Tensor) -> 
     return out
 
 
-def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, autocast: str = "off"
-                    ) -> dict[str, torch.Tensor]:
+@torch.no_grad()
+def joint_membership(t: torch.Tensor, ray: torch.Tensor, t_in: torch.Tensor, t_out: torch.Tensor) -> torch.Tensor:
+    """(K,P) whether sample p (depth t (P,) on ray ``ray`` (P,) long) lies in joint k's interval (K,R)."""
+    return (t[None] >= t_in[:, ray]) & (t[None] <= t_out[:, ray])
+
+
+def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """D_r over (point, joint) pairs: ``member`` (K,P) bool marks the joints whose box may hold point p's
+    back-transformed position (joint_membership); the others weigh <= PAIR_WEIGHT and are left out.
+
+    Returns active (A,) indices into pts (summed weight > MIN_WEIGHT_SUM), x_c (A,3) the normalised blend of the
+    active points' candidates, w_sum (A,) their summed weight (with autograd when it is enabled)."""
+    rot, tr = state.skel["inv_rot"], state.skel["inv_t"]
+    n = pts.shape[0]
+    with torch.no_grad():
+        pk, pi = torch.nonzero(member, as_tuple=True)
+        cand = torch.einsum("nij,nj->ni", rot.detach()[pk], pts[pi]) + tr.detach()[pk]
+        w = lookup_pairs(state, pk, cand)
+        w_sum = torch.zeros(n, dtype=w.dtype, device=w.device).index_add_(0, pi, w)
+        is_active = w_sum > MIN_WEIGHT_SUM
+        active = torch.nonzero(is_active).squeeze(1)
+        keep = is_active[pi]
+        pk, pi = pk[keep], pi[keep]
+        slot = torch.full((n,), -1, dtype=torch.long, device=pts.device)
+        slot[active] = torch.arange(active.numel(), device=pts.device)
+        ai = slot[pi]                                                 # pair -> row of the active point
+    if torch.is_grad_enabled():
+        cand = torch.einsum("nij,nj->ni", rot[pk], pts[pi]) + tr[pk]
+        w = lookup_pairs(state, pk, cand)
+    else:
+        cand, w = cand[keep], w[keep]
+    a = active.numel()
+    w_sum = w.new_zeros(a).index_add(0, ai, w)
+    x_c = cand.new_zeros(a, 3).index_add(0, ai, w[:, None] * cand) / w_sum.clamp_min(1e-4)[:, None]   # sk.blend
+    return active, x_c, w_sum
+
+
+def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, autocast: str = "off",
+                    member: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The per-sample pipeline on points (P,3) of one frame (posed-root frame).
 
     Returns ``active`` (A,) indices into ``pts`` of the points with summed skinning weight > MIN_WEIGHT_SUM and,
@@ -125,19 +207,23 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
     """
     cfg, step, cond, skel, bbox = model.cfg, state.step, state.cond, state.skel, state.bbox
     dev = pts.device
-    # First find the active samples without autograd (most samples are empty space), then redo the lookup with
-    # autograd for the active ones only: the 3D grid_sample backward is the costliest op of D_r.
-    with torch.no_grad():
-        cands_all = sk.apply_per_joint(pts, skel["inv_rot"].detach(), skel["inv_t"].detach())
-        w_all = query_joint_weights(state.volume.detach(), cands_all, bbox.detach())
-        active = torch.nonzero(w_all.sum(0) > MIN_WEIGHT_SUM).squeeze(1)                 # (A,)
-    if torch.is_grad_enabled():
-        cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])         # (K,A,3)
-        w = query_joint_weights(state.volume, cands, bbox)                               # (K,A)
-    else:     # rendering: the first lookup already holds the values
-        cands, w = cands_all[:, active], w_all[:, active]
-    x_c = sk.blend(cands, w)                                                             # (A,3)
-    fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
+    if member is not None:
+        active, x_c, w_sum = skin_pairs(state, pts, member)
+        fg = w_sum.clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
+    else:
+        # First find the active samples without autograd (most samples are empty space), then redo the lookup with
+        # autograd for the active ones only: the 3D grid_sample backward is the costliest op of D_r.
+        with torch.no_grad():
+            cands_all = sk.apply_per_joint(pts, skel["inv_rot"].detach(), skel["inv_t"].detach())
+            w_all = query_joint_weights(state.volume.detach(), cands_all, bbox.detach())
+            active = torch.nonzero(w_all.sum(0) > MIN_WEIGHT_SUM).squeeze(1)                 # (A,)
+        if torch.is_grad_enabled():
+            cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])         # (K,A,3)
+            w = query_joint_weights(state.volume, cands, bbox)                               # (K,A)
+        else:     # rendering: the first lookup already holds the values
+            cands, w = cands_all[:, active], w_all[:, active]
+        x_c = sk.blend(cands, w)                                                             # (A,3)
+        fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
 
     # --- D_nr: pose-conditioned offset, from the kick-in step, coarse-to-fine ------------------------------------
     if model.non_rigid is not None and step >= cfg.nr_kick_in:

@@ -2,10 +2,11 @@
 
 Two paths with the same outputs (see docs/speed.md):
 
-* dense (``RenderOptions(fast=False)``): TalkinNeRF.forward on each chunk, every sample of every ray - the
-  reference;
+* dense (``RenderOptions(fast=False)``): TalkinNeRF.forward on each chunk with joint-box culling off, every
+  sample of every ray through the K-joint weight lookup - the reference;
 * fast (default): the frame's skeleton and weight volume computed once, samples outside every joint box skipped
-  (exact, talkinnerf/nerf/packed.py), each ray's remaining samples packed front to back and marched ``segment``
+  and the others looked up only in the joints whose box holds them (exact to float32 round-off,
+  talkinnerf/nerf/packed.py), each ray's remaining samples packed front to back and marched ``segment``
   at a time, rays dropped once their transmittance falls below ``early_stop`` (what they would still add is
   below that), optionally the fields under bf16 autocast. The packed samples are scattered back and composited
   by the same composite_with_hands as the dense path, so the result differs only by what early termination
@@ -33,6 +34,7 @@ class RenderOptions:
     early_stop: float = 1e-4       # fast path: a ray stops once its transmittance is below this (0: never)
     segment: int = 8               # fast path: samples per ray evaluated per step of the march
     cull: bool = True              # fast path: skip samples outside every joint box (exact)
+    sparse_skinning: bool = True   # fast path: look each sample up only in the joints whose box holds it
     autocast: str = "off"          # fast path: "bf16" runs the MLPs (D_nr, fields) under bf16 autocast (CPU and CUDA)
 
     def __post_init__(self) -> None:
@@ -74,12 +76,22 @@ def render_image(model: TalkinNeRF, rays_o: torch.Tensor, rays_d: torch.Tensor, 
     for start in range(0, idx.numel(), chunk):
         sel = idx[start:start + chunk]
         if state is None:
-            res = model(rays_o[sel], rays_d[sel], near[sel], far[sel], cond, step)
+            res = _dense(model, rays_o[sel], rays_d[sel], near[sel], far[sel], cond, step)
         else:
             res = render_rays_fast(model, state, rays_o[sel], rays_d[sel], near[sel], far[sel], options)
         for key in IMAGE_KEYS:
             out[key][sel] = res[key].float()
     return out
+
+
+def _dense(model: TalkinNeRF, *args) -> dict[str, torch.Tensor]:
+    """The reference: TalkinNeRF.forward with every sample looked up in every joint's volume (no culling)."""
+    before = getattr(model, "joint_box_culling", True)
+    model.joint_box_culling = False
+    try:
+        return model(*args)
+    finally:
+        model.joint_box_culling = before
 
 
 @torch.no_grad()
@@ -91,8 +103,10 @@ def render_rays_fast(model: TalkinNeRF, state: packed.FrameState, rays_o: torch.
     n_rays, n_samp, dev = rays_o.shape[0], cfg.samples_per_ray, rays_o.device
     t = stratified_samples(near, far, n_samp, perturb=model.training)                     # (R,S)
     deltas = sample_intervals(t, near, far, rays_d.norm(dim=-1))
+    t_in = t_out = None
     if options.cull:
-        cand = packed.candidate_mask(t, *packed.ray_joint_intervals(state, rays_o, rays_d))
+        t_in, t_out = packed.ray_joint_intervals(state, rays_o, rays_d)
+        cand = packed.candidate_mask(t, t_in, t_out)
     else:
         cand = torch.ones_like(t, dtype=torch.bool)
     n_cand = cand.sum(1)
@@ -120,7 +134,10 @@ def render_rays_fast(model: TalkinNeRF, state: packed.FrameState, rays_o: torch.
         rows = live[:, None].expand_as(cols)
         r_flat, c_flat = rows[valid], cols[valid]
         pts = rays_o[r_flat] + t[r_flat, c_flat, None] * rays_d[r_flat]
-        res = packed.evaluate_points(model, state, pts, 0.0, options.autocast)
+        member = None
+        if options.cull and options.sparse_skinning:
+            member = packed.joint_membership(t[r_flat, c_flat], r_flat, t_in, t_out)
+        res = packed.evaluate_points(model, state, pts, 0.0, options.autocast, member)
         a = res["active"]
         ra, ca = r_flat[a], c_flat[a]
         rgb[ra, ca] = res["rgb"].float()
