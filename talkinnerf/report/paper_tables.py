@@ -78,7 +78,8 @@ def _headers(metrics: list[str], latex: bool) -> list[str]:
         col = COLUMNS.get(m, Column(m, None))
         arrow = "" if col.higher_better is None else ("↑" if col.higher_better else "↓")
         if latex:
-            name = col.header.replace("%", r"\%").replace("_hands", r"$_{\mathrm{hands}}$").replace("±", r"$\pm$")
+            name = (col.header.replace("%", r"\%").replace("_hands", r"$_{\mathrm{hands}}$")
+                    .replace("±", r"$\pm$").replace("|", r"$|$"))
             arrow = "" if not arrow else (r" $\uparrow$" if col.higher_better else r" $\downarrow$")
             out.append(name + arrow)
         else:
