@@ -38,3 +38,26 @@ def test_errors_name_the_subject(tmp_path):
     (tmp_path / "splits" / "a.json").write_text(json.dumps({"train": [0, 7], "test": []}))
     with pytest.raises(ValueError, match="subject a.*7"):
         load_subject(tmp_path, "a", 0)
+
+
+def test_sample_step_spreads_patches_over_distinct_subjects(tmp_path):
+    import torch
+
+    from talkinnerf.train.data import load_subject
+    from talkinnerf.train.trainer import TrainConfig, sample_step
+    from test_train_standin import make_subject
+
+    names = ["s0", "s1", "s2"]
+    for i, name in enumerate(names):
+        make_subject(tmp_path, name, size=32, frames=2, seed=i, test_every=1000)
+    subjects = [load_subject(tmp_path, name, i) for i, name in enumerate(names)]
+    cfg = TrainConfig(iterations=10, patches=4, patch_size=8, subjects_per_step=0)
+    batches = sample_step(subjects, cfg, 0, torch.Generator().manual_seed(0))
+    assert sorted(b["subject"].name for b in batches) == names          # every identity in one iteration
+    assert sum(len(b["gt"]) for b in batches) == 4 * 8 * 8              # the ray budget is unchanged
+    one = sample_step(subjects, TrainConfig(iterations=10, patches=4, patch_size=8), 0,
+                      torch.Generator().manual_seed(0))
+    assert len(one) == 1 and len(one[0]["gt"]) == 4 * 8 * 8
+    two = sample_step(subjects, TrainConfig(iterations=10, patches=4, patch_size=8, subjects_per_step=2), 0,
+                      torch.Generator().manual_seed(0))
+    assert len({b["subject"].name for b in two}) == 2

@@ -101,3 +101,20 @@ def test_finished_checkpoint_is_not_resumed_on_changed_data(tmp_path):
     with pytest.warns(UserWarning, match="different training configuration, data or code"):
         summary = fit(["a"], tmp_path / "r", tmp_path / "o", _cfg(), model_factory=StandInNeRF)
     assert summary["steps_run"] == 6
+
+
+def test_resume_with_all_subjects_per_step_equals_uninterrupted(tmp_path):
+    # each iteration renders both subjects (subjects_per_step: 0): the multi-batch loop resumes bit-exact too
+    make_subject(tmp_path / "r", "a", size=24, frames=4, seed=0)
+    make_subject(tmp_path / "r", "b", size=24, frames=4, seed=1)
+    fit(["a", "b"], tmp_path / "r", tmp_path / "full", _cfg(subjects_per_step=0), model_factory=StandInNeRF)
+    fit(["a", "b"], tmp_path / "r", tmp_path / "cut", _cfg(subjects_per_step=0), stop_at=3,
+        model_factory=StandInNeRF)
+    fit(["a", "b"], tmp_path / "r", tmp_path / "cut", _cfg(subjects_per_step=0), model_factory=StandInNeRF)
+    fit(["a", "b"], tmp_path / "r", tmp_path / "one", _cfg(), model_factory=StandInNeRF)
+    full, *_ = load_model(tmp_path / "full" / "model.pt", model_factory=StandInNeRF)
+    cut, *_ = load_model(tmp_path / "cut" / "model.pt", model_factory=StandInNeRF)
+    one, *_ = load_model(tmp_path / "one" / "model.pt", model_factory=StandInNeRF)
+    for (name, a), (_, b) in zip(full.state_dict().items(), cut.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert not torch.equal(full.mlp[0].weight, one.mlp[0].weight)    # another sampling, another model

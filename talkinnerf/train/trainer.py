@@ -46,6 +46,8 @@ class TrainConfig:
     patch_size: int = 16               # paper: 32
     inside_share: float = 0.8          # share of patch centres inside the subject's projected box
     part_schedule: bool = True         # supp. B hands/arms shares; False: plain 80% inside sampling
+    subjects_per_step: int = 1         # distinct subjects one iteration's patches are split among (0: all, up to
+                                       # `patches`); 1: one frame of one subject per iteration
     paper_iterations: int = 400_000    # the schedule's reference length (phase boundaries scale by iterations/this)
     lpips: bool = True                 # LPIPS term when the VGG weights are present (`talkinnerf weights fetch lpips`)
     lpips_required: bool = False       # fail instead of training without LPIPS (weights missing, patches < 16 px)
@@ -78,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"train.autocast must be off or bf16, got {self.autocast!r}")
         if self.lpips_every < 1:
             raise ValueError(f"train.lpips_every must be >= 1, got {self.lpips_every}")
+        if self.subjects_per_step < 0:
+            raise ValueError(f"train.subjects_per_step must be >= 0 (0: all), got {self.subjects_per_step}")
         if self.lpips_required and not (self.lpips and self.loss_lpips > 0):
             raise ValueError("train.lpips_required needs lpips: true and loss_lpips > 0")
         if self.lpips_required and self.patch_size < LPIPS_MIN_SIDE:
@@ -129,24 +133,40 @@ def effective_loss_weights(cfg: "TrainConfig", lpips_on: bool) -> LossWeights:
 MAX_BATCH_DRAWS = 10
 
 
-def sample_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator) -> dict[str, Any]:
+def sample_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator,
+                 n_patches: int | None = None) -> dict[str, Any]:
     """Pick a frame and its patches; everything random comes from ``gen``. A draw whose rays all miss the body box
     teaches nothing and, under DDP, would leave that rank without a backward pass while the others wait in the
     gradient all-reduce: such draws are repeated (up to MAX_BATCH_DRAWS)."""
     for _ in range(MAX_BATCH_DRAWS):
-        batch = _draw_batch(subjects, cfg, step, gen)
+        batch = _draw_batch(subjects, cfg, step, gen, n_patches)
         if bool(batch["hit"].any()):
             break
     return batch
 
 
-def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator) -> dict[str, Any]:
+def sample_step(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator
+                ) -> list[dict[str, Any]]:
+    """One iteration's batches: ``cfg.patches`` patches split among ``subjects_per_step`` distinct subjects, one
+    frame each (one batch = one subject's frame). Spreading an iteration over identities keeps every Adam step's
+    gradient from being one subject's alone, whose momentum then pushes the shared fields towards that subject's
+    clothes while the next subject is rendered."""
+    k = min(cfg.subjects_per_step or len(subjects), len(subjects), cfg.patches)
+    if k <= 1:
+        return [sample_batch(subjects, cfg, step, gen)]      # the single-subject draw sequence, unchanged
+    chosen = torch.randperm(len(subjects), generator=gen)[:k].tolist()
+    counts = [cfg.patches // k + (1 if i < cfg.patches % k else 0) for i in range(k)]
+    return [sample_batch([subjects[i]], cfg, step, gen, n) for i, n in zip(chosen, counts)]
+
+
+def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: torch.Generator,
+                n_patches: int | None = None) -> dict[str, Any]:
     subject = subjects[int(torch.randint(len(subjects), (1,), generator=gen))]
     frame = subject.train_frames[int(torch.randint(len(subject.train_frames), (1,), generator=gen))]
     # HumanNeRF samples patches 80% inside the subject's box, without TalkinNeRF's hands/arms shares
     parts = cfg.part_schedule and not cfg.model.faithful_humannerf
     hands, arms = part_shares(step, cfg.iterations, cfg.paper_iterations) if parts else (0.0, 0.0)
-    corners, cats = sample_patches(subject.masks(frame), cfg.patches, cfg.patch_size, cfg.inside_share,
+    corners, cats = sample_patches(subject.masks(frame), n_patches or cfg.patches, cfg.patch_size, cfg.inside_share,
                                    hands, arms, gen)
     rows, cols = patch_pixels(corners, cfg.patch_size)
     origins, dirs, near, far, hit = subject.rays(frame, rows, cols)
@@ -328,13 +348,17 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         model_step = model_step_offset + step
         if prepare_step is not None:
             prepare_step(model_step)
-        batch = sample_batch(subjects, cfg, step, gen)
-        rgb, seg_logits, hit_idx = render_batch(net, batch, model_step, background, device)
+        batches = sample_step(subjects, cfg, step, gen)
+        rendered = [render_batch(net, b, model_step, background, device) for b in batches]
+        rgb = torch.cat([r[0] for r in rendered])
+        hit = [(r[1], b["labels"].to(device)[r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
+        seg_logits = torch.cat([h[0] for h in hit]) if hit else rendered[0][1]
+        labels = torch.cat([h[1] for h in hit]) if hit else rendered[0][1].new_zeros(0, dtype=torch.long)
         n, p = cfg.patches, cfg.patch_size
-        gt = batch["gt"].to(device)
+        gt = torch.cat([b["gt"] for b in batches]).to(device)
         with_lpips = step % cfg.lpips_every == 0
-        losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits,
-                         batch["labels"].to(device)[hit_idx], with_lpips=with_lpips)
+        losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits, labels,
+                         with_lpips=with_lpips)
         if with_lpips:
             last_lpips = losses["lpips"]       # logged as the latest computed value (lpips_every > 1)
         finite_guard.observe(step, losses)     # NaN/Inf stop training before a checkpoint holds them
