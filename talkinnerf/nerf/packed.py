@@ -176,22 +176,25 @@ def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
     n = pts.shape[0]
     with torch.no_grad():
         pk, pi = torch.nonzero(member, as_tuple=True)
-        cand = torch.einsum("nij,nj->ni", rot.detach()[pk], pts[pi]) + tr.detach()[pk]
+        # all K rigid maps of every point are cheap (9 MACs each); gathering the pairs' rows beats gathering
+        # a rotation per pair
+        cand = sk.apply_per_joint(pts, rot.detach(), tr.detach()).reshape(-1, 3).index_select(0, pk * n + pi)
         w = lookup_pairs(state, pk, cand)
         w_sum = torch.zeros(n, dtype=w.dtype, device=w.device).index_add_(0, pi, w)
         is_active = w_sum > MIN_WEIGHT_SUM
         active = torch.nonzero(is_active).squeeze(1)
-        keep = is_active[pi]
-        pk, pi = pk[keep], pi[keep]
+        keep = torch.nonzero(is_active.index_select(0, pi)).squeeze(1)
+        pk, pi = pk.index_select(0, keep), pi.index_select(0, keep)
         slot = torch.full((n,), -1, dtype=torch.long, device=pts.device)
         slot[active] = torch.arange(active.numel(), device=pts.device)
-        ai = slot[pi]                                                 # pair -> row of the active point
+        ai = slot.index_select(0, pi)                                 # pair -> row of the active point
+    a = active.numel()
     if torch.is_grad_enabled():
-        cand = torch.einsum("nij,nj->ni", rot[pk], pts[pi]) + tr[pk]
+        cands = sk.apply_per_joint(pts.index_select(0, active), rot, tr)                # (K,A,3), autograd
+        cand = cands.reshape(-1, 3).index_select(0, pk * a + ai)
         w = lookup_pairs(state, pk, cand)
     else:
-        cand, w = cand[keep], w[keep]
-    a = active.numel()
+        cand, w = cand.index_select(0, keep), w.index_select(0, keep)
     w_sum = w.new_zeros(a).index_add(0, ai, w)
     x_c = cand.new_zeros(a, 3).index_add(0, ai, w[:, None] * cand) / w_sum.clamp_min(1e-4)[:, None]   # sk.blend
     return active, x_c, w_sum

@@ -129,29 +129,34 @@ def render_rays_fast(model: TalkinNeRF, state: packed.FrameState, rays_o: torch.
     seg = options.segment
     j0 = 0
     while live.numel():
-        cols = order[live, j0:j0 + seg]                                                   # (L,seg)
-        valid = (j0 + torch.arange(cols.shape[1], device=dev))[None] < n_cand[live, None]
-        rows = live[:, None].expand_as(cols)
-        r_flat, c_flat = rows[valid], cols[valid]
-        pts = rays_o[r_flat] + t[r_flat, c_flat, None] * rays_d[r_flat]
+        # flat (ray * S + sample) indices: index_select / index_copy_ are much cheaper than 2-D advanced indexing
+        cols = order.index_select(0, live)[:, j0:j0 + seg]                                # (L,seg)
+        valid = (j0 + torch.arange(cols.shape[1], device=dev))[None] < n_cand.index_select(0, live)[:, None]
+        flat_all = live[:, None] * n_samp + cols
+        flat = flat_all[valid]
+        r_flat = torch.div(flat, n_samp, rounding_mode="floor")
+        t_flat = t.reshape(-1).index_select(0, flat)
+        pts = rays_o.index_select(0, r_flat) + t_flat[:, None] * rays_d.index_select(0, r_flat)
         member = None
         if options.cull and options.sparse_skinning:
-            member = packed.joint_membership(t[r_flat, c_flat], r_flat, t_in, t_out)
+            member = packed.joint_membership(t_flat, r_flat, t_in, t_out)
         res = packed.evaluate_points(model, state, pts, 0.0, options.autocast, member)
-        a = res["active"]
-        ra, ca = r_flat[a], c_flat[a]
-        rgb[ra, ca] = res["rgb"].float()
-        sigma[ra, ca] = res["sigma"].float()
-        hand_rgb[ra, ca] = res["hand_rgb"].float()
-        hand_sigma[ra, ca] = res["hand_sigma"].float()
-        is_hand[ra, ca] = res["is_hand"]
-        logits[ra, ca] = res["logits"].float()
+        fa = flat.index_select(0, res["active"])
+        rgb.view(-1, 3).index_copy_(0, fa, res["rgb"].float())
+        sigma.view(-1).index_copy_(0, fa, res["sigma"].float())
+        hand_rgb.view(-1, 3).index_copy_(0, fa, res["hand_rgb"].float())
+        hand_sigma.view(-1).index_copy_(0, fa, res["hand_sigma"].float())
+        is_hand.view(-1).index_copy_(0, fa, res["is_hand"])
+        logits.view(-1, c).index_copy_(0, fa, res["logits"].float())
         evaluated.index_add_(0, r_flat, torch.ones_like(r_flat))
+
+        def seg_values(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(-1).index_select(0, flat_all.reshape(-1)).reshape(flat_all.shape)
 
         # transmittance after this segment, pass by pass, as composite_with_hands builds it (non-evaluated and
         # inactive samples have sigma 0: their factor 1 + 1e-10 is 1 in float32)
-        d_seg = deltas[rows, cols] * valid
-        s_seg, hs_seg, h_seg = sigma[rows, cols], hand_sigma[rows, cols], is_hand[rows, cols] & valid
+        d_seg = seg_values(deltas) * valid
+        s_seg, hs_seg, h_seg = seg_values(sigma), seg_values(hand_sigma), seg_values(is_hand) & valid
         if hand_background:
             s_body = s_seg                      # the body pass is F_body's own render: hand samples included
             before_hand = ~(seen_hand[live, None] | (torch.cumsum(h_seg.int(), dim=1) > 0))
