@@ -78,7 +78,8 @@ def test_killed_training_and_evaluation_rerun_to_the_same_outputs(tmp_path):
     assert not (killed / "model.pt").exists()
     _run(train(killed))
     meta = json.loads((killed / "meta.json").read_text())
-    assert meta["status"] == "done" and meta["resumed_from"] >= 30
+    # killed between writing 0000030.pt and latest.pt at worst: resumed from 20 or 30, never from scratch
+    assert meta["status"] == "done" and meta["resumed_from"] in (20, 30)
     whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
     resumed = torch.load(killed / "model.pt", weights_only=True)["state_dict"]
     assert whole.keys() == resumed.keys()
