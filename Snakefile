@@ -25,6 +25,7 @@ include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/experiments_common.smk"
 include: "workflow/rules/experiments.smk"
 
 

@@ -26,3 +26,18 @@ def test_slurm_profile_dry_run(tmp_path):
     decode = text[text.index("rule decode:"):]
     assert "slurm_partition=cpu" in decode[:decode.index("\n[")]
     assert not (tmp_path / "results").exists()           # a dry run writes nothing
+
+
+def test_every_rule_is_lint_clean_with_a_conda_env(tmp_path):
+    """`snakemake --lint` finds nothing (params instead of globals in shell commands, no mixed rule/function
+    files), and every shell rule names the conda env that `--software-deployment-method conda` builds."""
+    proc = snakemake(tmp_path, "--lint", timeout=300, check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Lints for" not in text, text[-6000:]
+    assert "Congratulations, your workflow is in a good condition" in text
+    env = REPO / "envs" / "talkinnerf.yaml"
+    assert env.is_file() and "talkinnerf" in env.read_text()
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            if "\n    shell:" in block:
+                assert "\n    conda:\n        CONDA_ENV" in block, f"{smk.name}: rule {block.split(':')[0]} has no conda env"

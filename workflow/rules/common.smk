@@ -213,3 +213,14 @@ onsuccess:
 
 onerror:
     _say_left_out()
+
+
+def training_inputs(subjects):
+    return [path for s in subjects for path in subject_data(s).values()]
+
+
+def results_root(wildcards):
+    """The results folder, for rules whose commands read several subjects' data under it (--data-root). A
+    function, not the string, for `snakemake --lint`: the cluster profile assumes a shared filesystem, where
+    this is the same path on every node."""
+    return R

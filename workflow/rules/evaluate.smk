@@ -11,6 +11,8 @@ rule evaluate_render:
         compare=f"{R}/eval/{{setting}}/{{subject}}/compare.png",
         video=f"{R}/eval/{{setting}}/{{subject}}/render.mp4",
     params:
+        py=PY,
+        results=results_root,
         code=code_version("evaluate_render"),
         options=options("evaluate"),
         out=lambda w: f"{R}/eval/{w.setting}/{w.subject}",
@@ -21,8 +23,10 @@ rule evaluate_render:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} evaluate render --model {input.model} --subject {wildcards.subject} --data-root {R} "
+        "{params.py} evaluate render --model {input.model} --subject {wildcards.subject} --data-root {params.results} "
         "--out {params.out} --options '{params.options}' > {log} 2>&1"
 
 
@@ -51,6 +55,7 @@ rule evaluate_matte_backends:
     output:
         f"{R}/eval/matte_backends/{{subject}}.csv",
     params:
+        py=PY,
         code=code_version("evaluate_matte_backends"),
         options=json.dumps(DEMO_MATTE, sort_keys=True),  # the demo subjects' matte options (backend replaced)
         backends=" ".join(OTHER_MATTE_BACKENDS),
@@ -62,8 +67,10 @@ rule evaluate_matte_backends:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} evaluate matte-backends --subject {wildcards.subject} --gt {input.gt} --frames {input.frames} "
+        "{params.py} evaluate matte-backends --subject {wildcards.subject} --gt {input.gt} --frames {input.frames} "
         "--backends {params.backends} --options '{params.options}' --out {output} > {log} 2>&1"
 
 
@@ -79,14 +86,17 @@ rule evaluate_preprocess:
     output:
         f"{R}/eval/preprocess/{{subject}}.csv",
     params:
+        py=PY,
         code=code_version("evaluate_preprocess"),
     log:
         f"{R}/logs/evaluate_preprocess/{{subject}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate_preprocess/{{subject}}.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} evaluate preprocess --subject {wildcards.subject} --gt {input.gt} --frames {input.frames} "
+        "{params.py} evaluate preprocess --subject {wildcards.subject} --gt {input.gt} --frames {input.frames} "
         "--matte {input.matte} --matte-backends {input.matte_backends} --keypoints {input.keypoints} "
         "--smplx {input.smplx} --parts {input.parts} --out {output} > {log} 2>&1"
 
@@ -99,6 +109,8 @@ rule animate:
     output:
         f"{R}/animate/{{setting}}/{{subject}}_as_{{driver}}.mp4",
     params:
+        py=PY,
+        results=results_root,
         code=code_version("animate"),
         options=options("animation"),
     log:
@@ -106,6 +118,8 @@ rule animate:
     benchmark:
         f"{R}/benchmarks/animate/{{setting}}/{{subject}}_as_{{driver}}.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} evaluate animate --model {input.model} --subject {wildcards.subject} --motion {input.motion} "
-        "--data-root {R} --out {output} --options '{params.options}' > {log} 2>&1"
+        "{params.py} evaluate animate --model {input.model} --subject {wildcards.subject} --motion {input.motion} "
+        "--data-root {params.results} --out {output} --options '{params.options}' > {log} 2>&1"

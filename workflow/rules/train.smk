@@ -2,10 +2,6 @@
 # first setting (the full TalkinNeRF) on a few seconds of their video.
 
 
-def training_inputs(subjects):
-    return [path for s in subjects for path in subject_data(s).values()]
-
-
 rule train:
     input:
         training_inputs(TRAIN_SUBJECTS),
@@ -13,6 +9,8 @@ rule train:
         model=f"{R}/models/{{setting}}/model.pt",
         meta=f"{R}/models/{{setting}}/meta.json",
     params:
+        launcher=TRAIN_LAUNCHER,
+        results=results_root,
         code=code_version("train"),
         subjects=" ".join(TRAIN_SUBJECTS),
         options=lambda w: setting_options(w.setting),
@@ -25,8 +23,10 @@ rule train:
     resources:
         mem_mb=12000,
         gpu=TRAIN_GPUS,
+    conda:
+        CONDA_ENV
     shell:
-        "{TRAIN_LAUNCHER} train fit --setting {wildcards.setting} --subjects {params.subjects} --data-root {R} "
+        "{params.launcher} train fit --setting {wildcards.setting} --subjects {params.subjects} --data-root {params.results} "
         "--out {params.out} --options '{params.options}' > {log} 2>&1"
 
 
@@ -38,6 +38,8 @@ rule finetune:
         model=f"{R}/models/novel/{{subject}}_{{secs}}s/model.pt",
         meta=f"{R}/models/novel/{{subject}}_{{secs}}s/meta.json",
     params:
+        py=PY,
+        results=results_root,
         code=code_version("finetune"),
         options=options("finetune"),
         out=lambda w: f"{R}/models/novel/{w.subject}_{w.secs}s",
@@ -49,6 +51,8 @@ rule finetune:
     resources:
         mem_mb=8000,
         gpu=min(TRAIN_GPUS, 1),
+    conda:
+        CONDA_ENV
     shell:
-        "{PY} train finetune --base {input.base} --subject {wildcards.subject} --seconds {wildcards.secs} "
-        "--data-root {R} --out {params.out} --options '{params.options}' > {log} 2>&1"
+        "{params.py} train finetune --base {input.base} --subject {wildcards.subject} --seconds {wildcards.secs} "
+        "--data-root {params.results} --out {params.out} --options '{params.options}' > {log} 2>&1"
