@@ -63,6 +63,43 @@ def test_killed_decode_leaves_nothing_and_reruns_to_the_same_frames(tmp_path):
     assert _tree(out) == _tree(tmp_path / "whole")
 
 
+def test_killed_fit_leaves_nothing_and_reruns_to_the_same_fit(tmp_path, open_model_path):
+    from talkinnerf.io import load_npz, save_npz, write_json
+
+    frames, size = 3, 64
+    rng = np.random.default_rng(0)
+    write_json(tmp_path / "frames" / "meta.json", {"count": frames, "size": size, "fps": 10.0})
+    centre = np.array([size / 2, size / 2])
+
+    def points(n, spread):
+        xy = centre + rng.normal(scale=spread, size=(frames, n, 2))
+        return np.concatenate([xy, np.ones((frames, n, 1))], -1).astype(np.float32)
+
+    save_npz(tmp_path / "k.npz", body=points(25, 12), left_hand=points(21, 2), right_hand=points(21, 2),
+             face=points(70, 3))
+    cmd = lambda out: PY + ["preprocess", "fit", "--frames", str(tmp_path / "frames"), "--keypoints",  # noqa: E731
+                            str(tmp_path / "k.npz"), "--model", str(open_model_path), "--out", str(out),
+                            "--options", '{"iterations": [3, 6, 6]}']
+    _run(cmd(tmp_path / "whole.npz"))
+    killed = tmp_path / "killed.npz"
+    log = tmp_path / "fit.log"
+    proc = subprocess.Popen(cmd(killed), stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    try:   # killed in the middle of the optimisation (its progress lines go to the log)
+        deadline = time.time() + 300
+        while "fit stage 2/3" not in log.read_text():
+            assert proc.poll() is None and time.time() < deadline, log.read_text()[-2000:]
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not killed.exists()
+    _run(cmd(killed))
+    whole, again = load_npz(tmp_path / "whole.npz"), load_npz(killed)
+    assert whole.keys() == again.keys()
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], again[key], err_msg=key)
+
+
 @pytest.mark.slow
 def test_killed_training_and_evaluation_rerun_to_the_same_outputs(tmp_path):
     root = make_subject(tmp_path / "r", "a", size=24, frames=6, figure=True)
