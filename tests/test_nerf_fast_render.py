@@ -150,3 +150,16 @@ def test_render_options_are_validated():
         RenderOptions(early_stop=1.0)
     with pytest.raises(ValueError):
         RenderOptions(segment=0)
+
+
+def test_fast_render_of_the_humannerf_baseline_matches_dense():
+    # the baseline has no segmentation head (C = 0): the fast path must render it like the dense one
+    torch.manual_seed(0)
+    model = TalkinNeRF(ModelConfig(samples_per_ray=16, baseline="humannerf", density_scale=400.0), 1).eval()
+    cond, rays = frame()
+    cond = synthetic_conditioning(identity=0, pose_scale=0.3)
+    dense = render_image(model, *rays, cond, LATE, 256, options=RenderOptions(fast=False))
+    fast = render_image(model, *rays, cond, LATE, 256)
+    assert fast["seg_logits"].shape == dense["seg_logits"].shape == (rays[0].shape[0], 0)
+    assert float(dense["acc"].max()) > 0.1
+    assert psnr(fast["rgb"], dense["rgb"]) >= 45.0

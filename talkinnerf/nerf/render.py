@@ -147,7 +147,8 @@ def render_rays_fast(model: TalkinNeRF, state: packed.FrameState, rays_o: torch.
         hand_rgb.view(-1, 3).index_copy_(0, fa, res["hand_rgb"].float())
         hand_sigma.view(-1).index_copy_(0, fa, res["hand_sigma"].float())
         is_hand.view(-1).index_copy_(0, fa, res["is_hand"])
-        logits.view(-1, c).index_copy_(0, fa, res["logits"].float())
+        if c:                           # the HumanNeRF baseline has no segmentation head (C = 0)
+            logits.view(-1, c).index_copy_(0, fa, res["logits"].float())
         evaluated.index_add_(0, r_flat, torch.ones_like(r_flat))
 
         def seg_values(x: torch.Tensor) -> torch.Tensor:
