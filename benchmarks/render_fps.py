@@ -8,8 +8,8 @@ Model weights: "untrained" is a freshly initialised model - a semi-transparent f
 worst case for early termination; "opaque" is the same model with density_scale x OPAQUE_FACTOR, so that the
 body is opaque from its skin inwards like a trained model's (where rays end a few samples past the surface);
 --model renders a trained model file instead: its first identity in its first held-out frame (pose and camera
-from the results root the file lies in, at the data's frame size unless --resolution). Rays that miss the subject's box cost nothing;
-the box covers about 40% of a full-body frontal frame.
+from the results root the file lies in, at the data's frame size unless --resolution). Rays that miss the
+subject's box cost nothing; the box covers about 40% of a full-body frontal frame.
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in runs:
         ax.plot([r["seconds"] for r in run.rows], [r["psnr"] for r in run.rows], marker="o", label=run.name)
-    ax.set_xlabel("wall-clock seconds (training + held-out evaluation, 1 thread)")
+    ax.set_xlabel(f"wall-clock seconds (training + held-out evaluation, {args.threads} thread(s))")
     ax.set_ylabel("held-out PSNR (dB), 1 frame per subject")
     ax.set_title(f"demo, {cfg.iterations} iterations, after: autocast={args.after_autocast}")
     ax.legend()

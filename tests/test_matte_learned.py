@@ -158,11 +158,12 @@ def test_auto_runs_rvm_from_the_cache_and_records_it(monkeypatch, tmp_path):
     assert meta["backend"] == "rvm" and meta["requested"] == "auto"
 
 
-def test_cli_matte_prints_the_backend_that_ran(monkeypatch, tmp_path, capsys):
+@needs_realvid
+def test_cli_matte_prints_the_backend_that_ran(monkeypatch, tmp_path, capsys, book_frames):
     from talkinnerf.cli import main
 
+    # a person in view: an all-empty matte is an error ("no person found"), tested in test_dropin_inputs
     monkeypatch.setenv("TALKINNERF_WEIGHTS", str(tmp_path / "cache"))
-    _write_frames(tmp_path / "frames", _moving_square(T=2))
-    assert main(["preprocess", "matte", "--frames", str(tmp_path / "frames"), "--out", str(tmp_path / "m"),
+    assert main(["preprocess", "matte", "--frames", str(book_frames), "--out", str(tmp_path / "m"),
                  "--options", '{"backend": "auto"}']) == 0
     assert "matte backend mediapipe (requested auto)" in capsys.readouterr().out
