@@ -162,6 +162,7 @@ rule left_out:
         md=f"{R}/tables/left_out.md",
     params:
         py=PY,
+        code=source_digest(("failures.py", "names.py")),
         results=lambda w, output: str(Path(output.csv).parent.parent),  # R/tables/left_out.csv -> R
         subjects=" ".join(ALL_SUBJECTS),
         unusable=json.dumps({Path(p).name: why for p, why in UNUSABLE_VIDEOS.items()}, sort_keys=True),
