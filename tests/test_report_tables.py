@@ -58,3 +58,13 @@ def test_concat_appends_mean_and_writes_atomically(tmp_path):
     assert "| mean | 0.800 |" in (tmp_path / "out.md").read_text()
     assert pd.read_csv(tmp_path / "out.csv").shape == (3, 2)
     assert not list(tmp_path.glob(".out*"))  # no temp files left behind
+
+
+def test_concat_mean_row_keeps_the_reasons_of_na_cells(tmp_path):
+    note = "rvm: no weights file"
+    for name in ("x", "y"):
+        pd.DataFrame([{"subject": name, "matte_iou_rvm": float("nan"), "matte_iou": 0.9,
+                       "matte_note": note}]).to_csv(tmp_path / f"{name}.csv", index=False)
+    table = concat_tables([tmp_path / "x.csv", tmp_path / "y.csv"])
+    mean = table.iloc[-1]
+    assert mean.subject == "mean" and pd.isna(mean.matte_iou_rvm) and mean.matte_note == note

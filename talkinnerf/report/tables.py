@@ -92,6 +92,10 @@ def concat_tables(inputs: list[str | Path]) -> pd.DataFrame:
     mean = table.mean(numeric_only=True).to_dict()
     key = table.columns[0]
     mean[key] = "mean"
+    # text columns (notes: why a cell is n/a) carry their distinct values, so an n/a mean keeps its reason
+    for column in table.columns.drop(key).difference(list(mean)):
+        values = [str(v) for v in table[column].dropna() if str(v)]
+        mean[column] = "; ".join(dict.fromkeys(values))
     return pd.concat([table, pd.DataFrame([mean])], ignore_index=True)
 
 
