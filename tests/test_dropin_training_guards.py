@@ -12,16 +12,9 @@ import torch
 
 from talkinnerf.failures import record, write_marker
 from talkinnerf.train.checkpoint import FiniteGuard, TrainingDiverged, load_checkpoint
-from talkinnerf.train.trainer import TrainConfig, fit, load_model
+from talkinnerf.train.trainer import fit, load_model
+from test_train_resume import _cfg
 from test_train_standin import StandInNeRF, make_subject
-
-
-def _cfg(**kw):
-    kw.setdefault("iterations", 6)
-    cfg = TrainConfig(patches=2, patch_size=8, checkpoint_every=3, log_every=1, progress=False,
-                      lpips=False, tensorboard=False, threads=1, seed=3, **kw)
-    cfg.model.samples_per_ray = 8
-    return cfg
 
 
 class _Poisoned(StandInNeRF):
