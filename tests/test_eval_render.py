@@ -37,9 +37,23 @@ def test_evaluate_render_outputs(trained, monkeypatch):
     assert df["psnr"].between(0, 100).all() and df["ssim_face"].notna().all()
     assert (out / "compare.png").stat().st_size > 0 and (out / "render.mp4").stat().st_size > 0
     assert s["lpips"].startswith("n/a")
+    assert df["coverage"].between(0, 1).all() and s["mean"]["coverage"] == pytest.approx(df["coverage"].mean(),
+                                                                                         abs=1e-4)
     from talkinnerf.video.encode import read_video
     frames, _ = read_video(out / "render.mp4")
     assert len(frames) == 2
+
+
+def test_coverage_tells_an_empty_render_from_a_rendered_person():
+    alpha = np.zeros((8, 8))
+    alpha[2:6, 2:6] = 1.0
+    acc = np.zeros((8, 8))
+    assert render_eval.coverage(acc, alpha) == 0.0                   # collapsed density: nothing rendered
+    acc[2:6, 2:6] = 0.9
+    acc[0, 0] = 1.0                                                  # opacity off the person does not count
+    assert render_eval.coverage(acc, alpha) == pytest.approx(0.9)
+    assert np.isnan(render_eval.coverage(acc, np.zeros((8, 8))))     # no person in the frame
+    assert np.isnan(render_eval.coverage(None, alpha))               # a renderer without opacity
 
 
 def test_evaluate_unknown_subject(trained):

@@ -44,6 +44,21 @@ def test_baseline_density_is_relu():
     assert (_model()._density(raw, 0.0) > 0).all()
 
 
+def test_relu_density_init_starts_the_baseline_with_density_everywhere_it_samples():
+    rays_o, rays_d, near, far = frontal_rays(64)
+    cond = synthetic_conditioning()
+    with torch.no_grad():
+        dead = _model(baseline="humannerf")(rays_o, rays_d, near, far, cond, 0)
+        alive = _model(baseline="humannerf", relu_density_init=1.0)(rays_o, rays_d, near, far, cond, 0)
+    active = dead["classes"] >= 0
+    # default init: most of the body's samples have zero density (ReLU of a negative raw: 64% here), a positive
+    # start gives nearly all of them density (10%: the bbox edge); the published ReLU is kept, only its start moves
+    assert (dead["sample_sigma"][active] == 0).float().mean() > 0.4
+    assert (alive["sample_sigma"][active] == 0).float().mean() < 0.2
+    assert _model(baseline="humannerf", relu_density_init=1.0).body.mlp.head.bias[3] == 1.0
+    assert _model(relu_density_init=1.0).body.mlp.head.bias[3] != 1.0        # TalkinNeRF (softplus): unchanged
+
+
 def test_baseline_renders_and_its_loss_has_no_segmentation_term():
     model = _model(baseline="humannerf")
     out = model(*frontal_rays(256), synthetic_conditioning(), step=10 ** 6)

@@ -45,6 +45,17 @@ def test_latex_has_the_papers_columns_with_arrows(tmp_path):
     assert {p.suffix for p in tmp_path.glob("t3.*")} == {".csv", ".md", ".tex"}
 
 
+def test_rows_with_empty_renders_say_so(tmp_path):
+    a = _csv(tmp_path / "a.csv", frame=[0, 1, 2], psnr=[17.0, 17.5, 25.0], ssim=[0.7, 0.7, 0.9],
+             lpips=[0.3, 0.3, 0.1], lpips_hands=[0.6, 0.6, 0.2], coverage=[0.0, 0.01, 0.93])
+    b = _csv(tmp_path / "b.csv", frame=[0], psnr=[25.0], ssim=[0.9], lpips=[0.1], lpips_hands=[0.2], coverage=[0.95])
+    table = pt.metric_table([("HumanNeRF", [a]), ("Ours (Multi-Id)", [b])], pt.TABLE3_METRICS)
+    assert table.empty_frames.tolist() == [2, 0]
+    md = pt.to_markdown(table, pt.TABLE3_METRICS)
+    assert "| HumanNeRF [empty render: 2/3 frames] |" in md and "| Ours (Multi-Id) |" in md
+    assert "HumanNeRF [empty render: 2/3 frames]" in pt.to_latex(table, pt.TABLE3_METRICS)
+
+
 def test_cost_table_computes_the_saving_of_one_multi_identity_run():
     multi = {"iterations": 2000, "seconds": 400.0, "device": "cpu", "subjects": ["a", "b", "c"]}
     singles = [{"iterations": 1333, "seconds": 250.0, "device": "cpu"} for _ in range(3)]

@@ -25,6 +25,8 @@ from talkinnerf.train.rays import pixel_rays, ray_box_intersect
 
 METRIC_COLUMNS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face",
                   "psnr_hands", "ssim_hands", "lpips_hands")
+# not a quality metric: mean rendered opacity over the GT person (flags empty renders in the paper tables)
+EXTRA_COLUMNS = ("coverage",)
 SMOOTH_KEYS = ("poses_body", "jaw_pose", "expression", "hands", "transl", "K", "t")
 
 
@@ -58,10 +60,11 @@ def get_render_fn():
 
 def render_view(model, cond, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor, transl: torch.Tensor,
                 box: torch.Tensor, size: int, step: int, chunk: int, background, device, render_fn=None,
-                options: RenderOptions | None = None) -> np.ndarray:
+                options: RenderOptions | None = None, with_acc: bool = False):
     """Render a full size x size frame. box (2,3) is the padded posed box in the posed body frame.
 
-    Returns uint8-ready float (H,W,3) in [0,1].
+    Returns uint8-ready float (H,W,3) in [0,1]; with ``with_acc`` also the accumulated opacity (H,W) (None when
+    the renderer gives none).
     """
     render_fn = render_fn or get_render_fn()
     rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
@@ -73,8 +76,20 @@ def render_view(model, cond, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor, 
     extra = {"options": options} if takes_options else {}
     out = render_fn(model, origins.to(device), dirs.to(device), near.to(device), far.to(device), hit.to(device),
                     cond, step, chunk, **extra)
-    rgb = out["rgb"].detach().float().cpu().reshape(size, size, 3)
-    return rgb.clamp(0, 1).numpy()
+    rgb = out["rgb"].detach().float().cpu().reshape(size, size, 3).clamp(0, 1).numpy()
+    if not with_acc:
+        return rgb
+    acc = out.get("acc")
+    return rgb, (None if acc is None else acc.detach().float().cpu().reshape(size, size).numpy())
+
+
+def coverage(acc: np.ndarray | None, alpha: np.ndarray) -> float:
+    """Mean rendered opacity over the ground-truth person (matte > 0.5): ~1 for a model that renders the subject,
+    ~0 for an empty render (a collapsed density). NaN without an opacity or a person in the frame."""
+    person = alpha > 0.5
+    if acc is None or not person.any():
+        return math.nan
+    return float(acc[person].mean())
 
 
 def smooth_subject(subject: SubjectData, window: int, sigma: float) -> None:
@@ -137,7 +152,8 @@ def write_metrics_csv(path: Path, rows: list[dict[str, Any]], lpips_available: b
     """One row per frame; LPIPS columns hold "n/a" when the metric is unavailable (pandas reads NaN)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["frame", *METRIC_COLUMNS])
+        extra = [c for c in EXTRA_COLUMNS if c in (rows[0] if rows else {})]
+        writer.writerow(["frame", *METRIC_COLUMNS, *extra])
         for row in rows:
             cells = [row["frame"]]
             for col in METRIC_COLUMNS:
@@ -146,6 +162,7 @@ def write_metrics_csv(path: Path, rows: list[dict[str, Any]], lpips_available: b
                     cells.append("n/a")
                 else:
                     cells.append("" if math.isnan(v) else f"{v:.6f}")
+            cells += ["" if math.isnan(row[c]) else f"{row[c]:.4f}" for c in extra]
             writer.writerow(cells)
 
 
@@ -184,13 +201,14 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
     t0 = time.perf_counter()
     for frame in frames:
         K, R, t = data.camera(frame)
-        pred = render_view(model, data.conditioning(frame, device), K, R, t, data.params["transl"][frame],
-                           data.posed_box(frame), data.size, step, cfg.chunk, model_cfg.background, device,
-                           render_fn, cfg.render)
+        pred, acc = render_view(model, data.conditioning(frame, device), K, R, t, data.params["transl"][frame],
+                                data.posed_box(frame), data.size, step, cfg.chunk, model_cfg.background, device,
+                                render_fn, cfg.render, with_acc=True)
         gt = data.image(frame).numpy()
         boxes = region_boxes(data.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), data.size,
                              cfg.face_box, cfg.hand_box)
-        rows.append({"frame": frame, **frame_metrics(pred, gt, boxes, lpips_metric, cfg.region_lpips_size)})
+        rows.append({"frame": frame, **frame_metrics(pred, gt, boxes, lpips_metric, cfg.region_lpips_size),
+                     "coverage": coverage(acc, data.alpha(frame).numpy())})
         renders.append(pred)
         gts.append(gt)
     seconds = time.perf_counter() - t0
@@ -203,7 +221,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
 
         write_video(out / "render.mp4", np.stack([to_uint8(r) for r in renders]), data.fps, crf=cfg.crf)
     means = {c: (float(np.nanmean([r[c] for r in rows])) if any(not math.isnan(r[c]) for r in rows) else None)
-             for c in METRIC_COLUMNS}
+             for c in (*METRIC_COLUMNS, "coverage")}
     summary = {"model": str(model_path), "subject": subject, "frames": len(frames), "step": step,
                "lpips": lpips_metric.status, "smoothing": cfg.smoothing, "seconds": round(seconds, 3),
                "seconds_per_frame": round(seconds / len(frames), 4), "mean": means}

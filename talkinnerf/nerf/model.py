@@ -107,6 +107,9 @@ class TalkinNeRF(nn.Module):
         per_layer = idim if cfg.identity_every_layer else 0   # the code is the last idim entries of each condition
         self.body = RadianceField(idim, cfg.field_depth, cfg.field_width, cfg.field_pe_bands, cfg.num_classes,
                                   per_layer)
+        if cfg.faithful_humannerf and cfg.relu_density_init:
+            with torch.no_grad():                              # raw density = output 3 of F_body's head
+                self.body.mlp.head.bias[3] = cfg.relu_density_init
         self.face = self.hands = self.hands_left = self.hands_right = None
         self.hand_deform = self.hand_deform_left = self.hand_deform_right = None
         if not cfg.body_only:

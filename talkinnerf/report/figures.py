@@ -60,6 +60,7 @@ def plot_novel_series(table: pd.DataFrame, out: str | Path, metrics=("psnr", "ss
         ax.set_xscale("log")
         ax.set_xticks(sorted(table["seconds"].unique()))
         ax.set_xticklabels([f"{s:g}" for s in sorted(table["seconds"].unique())])
+        ax.minorticks_off()           # a log axis labels minor ticks too ("3x10^0" beside the chosen seconds)
         ax.set_xlabel("seconds of the novel identity's video")
         ax.set_title(labels.get(metric, metric))
         ax.grid(alpha=0.3)

@@ -40,6 +40,7 @@ COLUMNS = {
     "saving_seconds": Column("saving (wall s) %", True, fmt=".1f"),
 }
 
+EMPTY_COVERAGE = 0.05   # a frame whose render covers < 5% of the person's opacity is an empty render
 TABLE1_METRICS = ["psnr_hands", "ssim_hands", "lpips_hands"]
 TABLE2_METRICS = ["psnr_face", "ssim_face", "lpips_face"]
 TABLE3_METRICS = ["psnr", "ssim", "lpips", "lpips_hands"]
@@ -53,7 +54,18 @@ def method_row(label: str, metric_csvs: list[str | Path], metrics: list[str]) ->
         values = pd.to_numeric(frames[m], errors="coerce") if m in frames else pd.Series(dtype=float)
         row[m] = float(values.mean(skipna=True)) if values.notna().any() else math.nan
         row[f"{m}_n"] = int(values.notna().sum())
+    if "coverage" in frames:       # evaluate render's mean opacity over the GT person (older CSVs lack it)
+        row["empty_frames"] = int((pd.to_numeric(frames["coverage"], errors="coerce") < EMPTY_COVERAGE).sum())
     return row
+
+
+def _key_text(row: pd.Series, key: str) -> str:
+    """The key cell; a row some of whose frames rendered empty says so (its metrics score the background)."""
+    text = _text(row[key])
+    empty = row.get("empty_frames")
+    if key == "method" and empty is not None and not pd.isna(empty) and int(empty) > 0:
+        text += f" [empty render: {int(empty)}/{int(row['frames'])} frames]"
+    return text
 
 
 def metric_table(entries: list[tuple[str, list[str | Path]]], metrics: list[str]) -> pd.DataFrame:
@@ -101,7 +113,7 @@ def to_markdown(table: pd.DataFrame, metrics: list[str], key: str = "method", ex
     lines = ([f"{caption}", ""] if caption else []) + ["| " + " | ".join(header) + " |",
                                                        "|" + "|".join("---" for _ in header) + "|"]
     for _, row in table.iterrows():
-        cells = [_text(row[c]) for c in cols]
+        cells = [_key_text(row, key)] + [_text(row[c]) for c in cols[1:]]
         cells += [_cell(row.get(m), row.get(f"{m}_n"), row.get("frames"), COLUMNS.get(m, Column(m, None)), False)
                   for m in metrics]
         lines.append("| " + " | ".join(cells) + " |")
@@ -127,7 +139,7 @@ def to_latex(table: pd.DataFrame, metrics: list[str], key: str = "method", extra
     lines += [r"\begin{tabular}{" + "l" * len(cols) + "c" * len(metrics) + "}", r"\toprule",
               " & ".join(header) + r" \\", r"\midrule"]
     for _, row in table.iterrows():
-        cells = [_latex_escape(_text(row[c])) for c in cols]
+        cells = [_latex_escape(_key_text(row, key))] + [_latex_escape(_text(row[c])) for c in cols[1:]]
         cells += [_latex_escape(_cell(row.get(m), row.get(f"{m}_n"), row.get("frames"),
                                       COLUMNS.get(m, Column(m, None)), True)) for m in metrics]
         lines.append(" & ".join(cells) + r" \\")
