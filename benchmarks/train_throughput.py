@@ -4,7 +4,7 @@ Prints rays/s, samples/s and peak memory for the demo and paper model sizes on s
 term on and off (its share of an iteration) and the MLPs in float32 or under bf16 autocast (train.autocast);
 LPIPS "on" needs `talkinnerf weights fetch lpips`:
 python benchmarks/train_throughput.py [--quick] [--sizes demo paper] [--lpips on off] [--autocast off bf16]
-    [--culling on off] [--compare-humannerf] [--memory] [--threads N] [--device auto]
+    [--culling on off] [--compile off on] [--compare-humannerf] [--memory] [--threads N] [--device auto]
 All modes alternate iteration by iteration in one loop, so a busy machine slows them alike. --compare-humannerf
 adds a network of HumanNeRF's published sizes (benchmarks/_humannerf_arch.py: our code, every sample through the
 MLPs, MSE) to the same loop and prints TalkinNeRF's rays/s as a multiple of it. --memory measures each mode's peak
@@ -32,16 +32,29 @@ RAYS = {"demo": 4 * 16 * 16, "paper": 6 * 32 * 32}
 HUMANNERF = "humannerf-arch"
 
 
+def compile_fields(model) -> list[str]:
+    """torch.compile the model's MLPs in place (nn.Module.compile: state_dict keys unchanged) with dynamic shapes
+    (the number of active samples changes every iteration); rigid maps, lookups and compositing stay eager."""
+    done = []
+    for name in ("body", "face", "hands", "hands_left", "hands_right", "non_rigid", "hand_deform",
+                 "hand_deform_left", "hand_deform_right", "pose_refiner"):
+        module = getattr(model, name, None)
+        if module is not None:
+            module.compile(dynamic=True)
+            done.append(name)
+    return done
+
+
 class Iteration:
     """One training iteration of one mode: ``kind`` talkinnerf (our model, TalkinLoss) or humannerf-arch."""
 
     def __init__(self, size: str, kind: str, lpips: str, autocast: str, n_rays: int, device: torch.device,
-                 lpips_module=None, culling: str = "on"):
+                 lpips_module=None, culling: str = "on", compile: str = "off"):
         from talkinnerf.nerf.model import TalkinNeRF
         from talkinnerf.train.losses import LossWeights, TalkinLoss
 
         self.size, self.kind, self.lpips, self.autocast, self.device = size, kind, lpips, autocast, device
-        self.culling = culling
+        self.culling, self.compile = culling, compile
         self.cfg = model_config(size)
         self.patch = 16 if size == "demo" else 32
         self.n_patches = max(1, n_rays // (self.patch * self.patch))
@@ -59,6 +72,8 @@ class Iteration:
             self.model.mlp_autocast = autocast
             self.model.joint_box_culling = culling == "on"     # off: every sample through all K joints (before)
             self.opt = torch.optim.Adam(self.model.param_groups(5e-4))
+            if compile == "on":
+                compile_fields(self.model)
             self.loss_fn = TalkinLoss(LossWeights(), self.cfg.four_classes, lpips_module)
         self.step = max(self.cfg.nr_kick_in, self.cfg.pose_refine_kick_in) + 1   # every module active
 
@@ -66,7 +81,8 @@ class Iteration:
     def name(self) -> str:
         if self.kind == HUMANNERF:
             return HUMANNERF
-        return f"lpips={self.lpips} autocast={self.autocast}" + ("" if self.culling == "on" else " culling=off")
+        return (f"lpips={self.lpips} autocast={self.autocast}" + ("" if self.culling == "on" else " culling=off")
+                + (" compile=on" if self.compile == "on" else ""))
 
     def run(self, gen: torch.Generator) -> None:
         from talkinnerf.train.sampling import FrameMasks, sample_patches
@@ -93,14 +109,16 @@ class Iteration:
 
 
 def make_modes(size: str, lpips: tuple[str, ...], autocast: tuple[str, ...], humannerf: bool, n_rays: int,
-               device: torch.device, culling: tuple[str, ...] = ("on",)) -> list[Iteration]:
+               device: torch.device, culling: tuple[str, ...] = ("on",), compile: tuple[str, ...] = ("off",)
+               ) -> list[Iteration]:
     from talkinnerf.train.losses import make_lpips
 
     patch = 16 if size == "demo" else 32
     lpips_module = make_lpips("on" in lpips, device, required="on" in lpips, min_side=patch)[0] if "on" in lpips \
         else None
-    modes = [Iteration(size, "talkinnerf", lp, ac, n_rays, device, lpips_module, cu)
-             for cu in culling for lp in lpips for ac in autocast if cu == "on" or ac == "off"]
+    modes = [Iteration(size, "talkinnerf", lp, ac, n_rays, device, lpips_module, cu, co)
+             for cu in culling for co in compile for lp in lpips for ac in autocast
+             if cu == "on" or (ac == "off" and co == "off")]
     if humannerf:
         modes.append(Iteration(size, HUMANNERF, "off", "off", n_rays, device))
     return modes
@@ -108,10 +126,11 @@ def make_modes(size: str, lpips: tuple[str, ...], autocast: tuple[str, ...], hum
 
 def bench(size: str, iterations: int, warmup: int, device: torch.device, rays: int | None,
           lpips: tuple[str, ...] = ("on", "off"), autocast: tuple[str, ...] = ("off",),
-          humannerf: bool = False, culling: tuple[str, ...] = ("on",)) -> list[dict]:
+          humannerf: bool = False, culling: tuple[str, ...] = ("on",), compile: tuple[str, ...] = ("off",)
+          ) -> list[dict]:
     """Time ``iterations`` training iterations per mode, the modes alternating iteration by iteration in one loop
     (both see the same load from other processes); the median is reported."""
-    modes = make_modes(size, lpips, autocast, humannerf, rays or RAYS[size], device, culling)
+    modes = make_modes(size, lpips, autocast, humannerf, rays or RAYS[size], device, culling, compile)
     # one generator per mode, seeded alike: every mode trains on the same rays, iteration by iteration
     gens = {m.name: torch.Generator().manual_seed(0) for m in modes}
     times: dict[str, list[float]] = {m.name: [] for m in modes}
@@ -126,17 +145,19 @@ def bench(size: str, iterations: int, warmup: int, device: torch.device, rays: i
         ts = times[mode.name]
         sec = sorted(ts)[len(ts) // 2]
         results.append({"size": size, "mode": mode.name, "kind": mode.kind, "lpips": mode.lpips,
-                        "culling": mode.culling,
+                        "culling": mode.culling, "compile": getattr(mode, "compile", "off"),
                         "autocast": mode.autocast, "rays": mode.n_rays, "samples_per_ray": mode.samples,
                         "s_per_it": sec, "mean_s_per_it": sum(ts) / len(ts), "rays_per_s": mode.n_rays / sec,
                         "samples_per_s": mode.n_rays * mode.samples / sec})
     return results
 
 
-def probe_memory(size: str, kind: str, lpips: str, autocast: str, rays: int, device_name: str, culling: str) -> dict:
+def probe_memory(size: str, kind: str, lpips: str, autocast: str, rays: int, device_name: str, culling: str,
+                 compile: str = "off") -> dict:
     """Peak memory of one iteration (after one warm-up iteration) of one mode; run in a fresh process."""
     device = start_runtime(device_name, torch.get_num_threads(), quiet=True, trace=False)
-    mode = make_modes(size, (lpips,), (autocast,), False, rays, device, (culling,))[0] if kind != HUMANNERF else \
+    mode = make_modes(size, (lpips,), (autocast,), False, rays, device, (culling,), (compile,))[0] \
+        if kind != HUMANNERF else \
         Iteration(size, HUMANNERF, "off", "off", rays, device)
     gen = torch.Generator().manual_seed(0)
     mode.run(gen)
@@ -146,7 +167,8 @@ def probe_memory(size: str, kind: str, lpips: str, autocast: str, rays: int, dev
 def memory_in_subprocess(args, size: str, row: dict, rays: int) -> dict:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}   # freed tensors go back to the system: RSS = live
     cmd = [sys.executable, __file__, "--probe-memory", json.dumps([size, row["kind"], row["lpips"], row["autocast"],
-                                                                   rays, args.device, row["culling"]])]
+                                                                   rays, args.device, row["culling"],
+                                                                   row["compile"]])]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
@@ -158,6 +180,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 warm-up + 2 timed iterations, fewer paper rays")
     ap.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
     ap.add_argument("--iterations", type=int, default=None, help="timed iterations per mode (default 10; --quick 2)")
+    ap.add_argument("--warmup", type=int, default=None, help="untimed iterations per mode (default 2; --quick 1)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--lpips", nargs="+", default=["on", "off"], choices=["on", "off"],
@@ -166,6 +189,8 @@ def main(argv=None) -> int:
                     help="MLPs in float32 (off) and/or under bf16 autocast")
     ap.add_argument("--culling", nargs="+", default=["on"], choices=["on", "off"],
                     help="joint-box culling and sparse skinning (off: the code before them, float32 only)")
+    ap.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"],
+                    help="torch.compile the fields (model.compile_fields; warm-up iterations absorb the compile)")
     ap.add_argument("--compare-humannerf", action="store_true",
                     help="time a network of HumanNeRF's published sizes in the same loop and print the ratios")
     ap.add_argument("--memory", action="store_true", help="peak memory per iteration of each mode (fresh process)")
@@ -179,9 +204,12 @@ def main(argv=None) -> int:
     device = start_runtime(args.device, args.threads)
     for size in args.sizes:
         rays = 1024 if (args.quick and size == "paper") else None    # paper size is ~15 s/it on a small CPU
-        rows = bench(size, args.iterations or (2 if args.quick else 10), 1 if args.quick else 2, device, rays,
+        warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+        if "on" in args.compile:
+            warmup = max(warmup, 3)     # the first call compiles static shapes, the next recompiles them dynamic
+        rows = bench(size, args.iterations or (2 if args.quick else 10), warmup, device, rays,
                      tuple(dict.fromkeys(args.lpips)), tuple(dict.fromkeys(args.autocast)), args.compare_humannerf,
-                     tuple(dict.fromkeys(args.culling)))
+                     tuple(dict.fromkeys(args.culling)), tuple(dict.fromkeys(args.compile)))
         for r in rows:
             mem = ""
             if args.memory:
@@ -195,7 +223,12 @@ def main(argv=None) -> int:
             if r["kind"] != HUMANNERF and r["culling"] == "on" and r["lpips"] in before:
                 ratio = r["rays_per_s"] / before[r["lpips"]]["rays_per_s"]
                 print(f"{size:5s} {r['mode']:24s} / culling off: {ratio:.2f}x rays/s")
-        ours = [r for r in rows if r["kind"] != HUMANNERF and r["culling"] == "on"]
+        ours = [r for r in rows if r["kind"] != HUMANNERF and r["culling"] == "on" and r["compile"] == "off"]
+        plain = {(r["lpips"], r["autocast"]): r for r in ours}
+        for r in rows:
+            if r["kind"] != HUMANNERF and r["compile"] == "on" and (r["lpips"], r["autocast"]) in plain:
+                ratio = r["rays_per_s"] / plain[(r["lpips"], r["autocast"])]["rays_per_s"]
+                print(f"{size:5s} {r['mode']:24s} / compile off: {ratio:.2f}x rays/s")
         for ac in dict.fromkeys(r["autocast"] for r in ours):
             by = {r["lpips"]: r["s_per_it"] for r in ours if r["autocast"] == ac}
             if len(by) == 2:
