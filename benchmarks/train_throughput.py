@@ -145,7 +145,7 @@ def bench(size: str, iterations: int, warmup: int, device: torch.device, rays: i
         ts = times[mode.name]
         sec = sorted(ts)[len(ts) // 2]
         results.append({"size": size, "mode": mode.name, "kind": mode.kind, "lpips": mode.lpips,
-                        "culling": mode.culling, "compile": getattr(mode, "compile", "off"),
+                        "culling": mode.culling, "compile": mode.compile,
                         "autocast": mode.autocast, "rays": mode.n_rays, "samples_per_ray": mode.samples,
                         "s_per_it": sec, "mean_s_per_it": sum(ts) / len(ts), "rays_per_s": mode.n_rays / sec,
                         "samples_per_s": mode.n_rays * mode.samples / sec})
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     ap.add_argument("--culling", nargs="+", default=["on"], choices=["on", "off"],
                     help="joint-box culling and sparse skinning (off: the code before them, float32 only)")
     ap.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"],
-                    help="torch.compile the fields (model.compile_fields; warm-up iterations absorb the compile)")
+                    help="torch.compile the fields (compile_fields above; warm-up iterations absorb the compiles)")
     ap.add_argument("--compare-humannerf", action="store_true",
                     help="time a network of HumanNeRF's published sizes in the same loop and print the ratios")
     ap.add_argument("--memory", action="store_true", help="peak memory per iteration of each mode (fresh process)")
