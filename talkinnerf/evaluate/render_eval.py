@@ -149,11 +149,11 @@ def frame_metrics(pred: np.ndarray, gt: np.ndarray, boxes: dict[str, Any], lpips
 
 
 def write_metrics_csv(path: Path, rows: list[dict[str, Any]], lpips_available: bool) -> None:
-    """One row per frame; LPIPS columns hold "n/a" when the metric is unavailable (pandas reads NaN)."""
+    """One row per frame (rows carry METRIC_COLUMNS and EXTRA_COLUMNS); LPIPS columns hold "n/a" when the metric is
+    unavailable (pandas reads NaN)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        extra = [c for c in EXTRA_COLUMNS if c in (rows[0] if rows else {})]
-        writer.writerow(["frame", *METRIC_COLUMNS, *extra])
+        writer.writerow(["frame", *METRIC_COLUMNS, *EXTRA_COLUMNS])
         for row in rows:
             cells = [row["frame"]]
             for col in METRIC_COLUMNS:
@@ -162,7 +162,7 @@ def write_metrics_csv(path: Path, rows: list[dict[str, Any]], lpips_available: b
                     cells.append("n/a")
                 else:
                     cells.append("" if math.isnan(v) else f"{v:.6f}")
-            cells += ["" if math.isnan(row[c]) else f"{row[c]:.4f}" for c in extra]
+            cells += ["" if math.isnan(row[c]) else f"{row[c]:.4f}" for c in EXTRA_COLUMNS]
             writer.writerow(cells)
 
 
@@ -221,7 +221,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
 
         write_video(out / "render.mp4", np.stack([to_uint8(r) for r in renders]), data.fps, crf=cfg.crf)
     means = {c: (float(np.nanmean([r[c] for r in rows])) if any(not math.isnan(r[c]) for r in rows) else None)
-             for c in (*METRIC_COLUMNS, "coverage")}
+             for c in (*METRIC_COLUMNS, *EXTRA_COLUMNS)}
     summary = {"model": str(model_path), "subject": subject, "frames": len(frames), "step": step,
                "lpips": lpips_metric.status, "smoothing": cfg.smoothing, "seconds": round(seconds, 3),
                "seconds_per_frame": round(seconds / len(frames), 4), "mean": means}

@@ -85,9 +85,9 @@ class ModelConfig:
     # "humannerf": the faithful HumanNeRF baseline (Weng et al. 2022), one subject per model: F_body only, ReLU
     # density, no segmentation head or CE loss, no identity code, plain 80%-inside patch sampling (docs/model.md)
     baseline: str = "none"
-    # initial bias of the HumanNeRF baseline's raw density (ReLU): at 0, most samples start dead (64% in a test scene), and on a
-    # dark subject over a dark background Adam's first steps push the rest below 0 too: no density, no gradient,
-    # an empty render for ever (3 of 6 demo runs at 0). A positive start keeps the published ReLU alive.
+    # initial bias of the HumanNeRF baseline's raw density (ReLU): at 0, most samples start dead (64% in a test
+    # scene), and on a dark subject over a dark background Adam's first steps push the rest below 0 too: no density,
+    # no gradient, an empty render for ever (3 of 6 demo runs at 0). A positive start keeps the published ReLU alive.
     relu_density_init: float = 0.0
 
     def __post_init__(self) -> None:
