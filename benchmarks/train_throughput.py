@@ -4,7 +4,8 @@ Prints rays/s, samples/s and peak memory for the demo and paper model sizes on s
 term on and off (its share of an iteration) and the MLPs in float32 or under bf16 autocast (train.autocast);
 LPIPS "on" needs `talkinnerf weights fetch lpips`:
 python benchmarks/train_throughput.py [--quick] [--sizes demo paper] [--lpips on off] [--autocast off bf16]
-    [--culling on off] [--compile off on] [--compare-humannerf] [--memory] [--threads N] [--device auto]
+    [--culling on off] [--fold on off] [--compile off on] [--compare-humannerf] [--memory] [--threads N]
+    [--device auto]
 All modes alternate iteration by iteration in one loop, so a busy machine slows them alike. --compare-humannerf
 adds a network of HumanNeRF's published sizes (benchmarks/_humannerf_arch.py: our code, every sample through the
 MLPs, MSE) to the same loop and prints TalkinNeRF's rays/s as a multiple of it. --memory measures each mode's peak
@@ -49,12 +50,13 @@ class Iteration:
     """One training iteration of one mode: ``kind`` talkinnerf (our model, TalkinLoss) or humannerf-arch."""
 
     def __init__(self, size: str, kind: str, lpips: str, autocast: str, n_rays: int, device: torch.device,
-                 lpips_module=None, culling: str = "on", compile: str = "off"):
+                 lpips_module=None, culling: str = "on", compile: str = "off", fold: str = "on"):
+        from talkinnerf.nerf.mlp import set_folding
         from talkinnerf.nerf.model import TalkinNeRF
         from talkinnerf.train.losses import LossWeights, TalkinLoss
 
         self.size, self.kind, self.lpips, self.autocast, self.device = size, kind, lpips, autocast, device
-        self.culling, self.compile = culling, compile
+        self.culling, self.compile, self.fold = culling, compile, fold
         self.cfg = model_config(size)
         self.patch = 16 if size == "demo" else 32
         self.n_patches = max(1, n_rays // (self.patch * self.patch))
@@ -71,6 +73,7 @@ class Iteration:
             self.model = TalkinNeRF(self.cfg, 10).to(device).train()
             self.model.mlp_autocast = autocast
             self.model.joint_box_culling = culling == "on"     # off: every sample through all K joints (before)
+            set_folding(self.model, fold == "on")                # off: conditions concatenated per sample (before)
             self.opt = torch.optim.Adam(self.model.param_groups(5e-4))
             if compile == "on":
                 compile_fields(self.model)
@@ -82,7 +85,7 @@ class Iteration:
         if self.kind == HUMANNERF:
             return HUMANNERF
         return (f"lpips={self.lpips} autocast={self.autocast}" + ("" if self.culling == "on" else " culling=off")
-                + (" compile=on" if self.compile == "on" else ""))
+                + ("" if self.fold == "on" else " fold=off") + (" compile=on" if self.compile == "on" else ""))
 
     def run(self, gen: torch.Generator) -> None:
         from talkinnerf.train.sampling import FrameMasks, sample_patches
@@ -109,16 +112,16 @@ class Iteration:
 
 
 def make_modes(size: str, lpips: tuple[str, ...], autocast: tuple[str, ...], humannerf: bool, n_rays: int,
-               device: torch.device, culling: tuple[str, ...] = ("on",), compile: tuple[str, ...] = ("off",)
-               ) -> list[Iteration]:
+               device: torch.device, culling: tuple[str, ...] = ("on",), compile: tuple[str, ...] = ("off",),
+               fold: tuple[str, ...] = ("on",)) -> list[Iteration]:
     from talkinnerf.train.losses import make_lpips
 
     patch = 16 if size == "demo" else 32
     lpips_module = make_lpips("on" in lpips, device, required="on" in lpips, min_side=patch)[0] if "on" in lpips \
         else None
-    modes = [Iteration(size, "talkinnerf", lp, ac, n_rays, device, lpips_module, cu, co)
-             for cu in culling for co in compile for lp in lpips for ac in autocast
-             if cu == "on" or (ac == "off" and co == "off")]
+    modes = [Iteration(size, "talkinnerf", lp, ac, n_rays, device, lpips_module, cu, co, fo)
+             for cu in culling for fo in fold for co in compile for lp in lpips for ac in autocast
+             if (cu == "on" or (ac == "off" and co == "off")) and (fo == "on" or co == "off")]
     if humannerf:
         modes.append(Iteration(size, HUMANNERF, "off", "off", n_rays, device))
     return modes
@@ -126,11 +129,11 @@ def make_modes(size: str, lpips: tuple[str, ...], autocast: tuple[str, ...], hum
 
 def bench(size: str, iterations: int, warmup: int, device: torch.device, rays: int | None,
           lpips: tuple[str, ...] = ("on", "off"), autocast: tuple[str, ...] = ("off",),
-          humannerf: bool = False, culling: tuple[str, ...] = ("on",), compile: tuple[str, ...] = ("off",)
-          ) -> list[dict]:
+          humannerf: bool = False, culling: tuple[str, ...] = ("on",), compile: tuple[str, ...] = ("off",),
+          fold: tuple[str, ...] = ("on",)) -> list[dict]:
     """Time ``iterations`` training iterations per mode, the modes alternating iteration by iteration in one loop
     (both see the same load from other processes); the median is reported."""
-    modes = make_modes(size, lpips, autocast, humannerf, rays or RAYS[size], device, culling, compile)
+    modes = make_modes(size, lpips, autocast, humannerf, rays or RAYS[size], device, culling, compile, fold)
     # one generator per mode, seeded alike: every mode trains on the same rays, iteration by iteration
     gens = {m.name: torch.Generator().manual_seed(0) for m in modes}
     times: dict[str, list[float]] = {m.name: [] for m in modes}
@@ -145,7 +148,7 @@ def bench(size: str, iterations: int, warmup: int, device: torch.device, rays: i
         ts = times[mode.name]
         sec = sorted(ts)[len(ts) // 2]
         results.append({"size": size, "mode": mode.name, "kind": mode.kind, "lpips": mode.lpips,
-                        "culling": mode.culling, "compile": mode.compile,
+                        "culling": mode.culling, "compile": mode.compile, "fold": mode.fold,
                         "autocast": mode.autocast, "rays": mode.n_rays, "samples_per_ray": mode.samples,
                         "s_per_it": sec, "mean_s_per_it": sum(ts) / len(ts), "rays_per_s": mode.n_rays / sec,
                         "samples_per_s": mode.n_rays * mode.samples / sec})
@@ -153,10 +156,10 @@ def bench(size: str, iterations: int, warmup: int, device: torch.device, rays: i
 
 
 def probe_memory(size: str, kind: str, lpips: str, autocast: str, rays: int, device_name: str, culling: str,
-                 compile: str = "off") -> dict:
+                 compile: str = "off", fold: str = "on") -> dict:
     """Peak memory of one iteration (after one warm-up iteration) of one mode; run in a fresh process."""
     device = start_runtime(device_name, torch.get_num_threads(), quiet=True, trace=False)
-    mode = make_modes(size, (lpips,), (autocast,), False, rays, device, (culling,), (compile,))[0] \
+    mode = make_modes(size, (lpips,), (autocast,), False, rays, device, (culling,), (compile,), (fold,))[0] \
         if kind != HUMANNERF else \
         Iteration(size, HUMANNERF, "off", "off", rays, device)
     gen = torch.Generator().manual_seed(0)
@@ -168,7 +171,7 @@ def memory_in_subprocess(args, size: str, row: dict, rays: int) -> dict:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}   # freed tensors go back to the system: RSS = live
     cmd = [sys.executable, __file__, "--probe-memory", json.dumps([size, row["kind"], row["lpips"], row["autocast"],
                                                                    rays, args.device, row["culling"],
-                                                                   row["compile"]])]
+                                                                   row["compile"], row["fold"]])]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
@@ -189,6 +192,8 @@ def main(argv=None) -> int:
                     help="MLPs in float32 (off) and/or under bf16 autocast")
     ap.add_argument("--culling", nargs="+", default=["on"], choices=["on", "off"],
                     help="joint-box culling and sparse skinning (off: the code before them, float32 only)")
+    ap.add_argument("--fold", nargs="+", default=["on"], choices=["on", "off"],
+                    help="per-frame conditions folded into the MLPs' biases (off: concatenated to every sample)")
     ap.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"],
                     help="torch.compile the fields (compile_fields above; warm-up iterations absorb the compiles)")
     ap.add_argument("--compare-humannerf", action="store_true",
@@ -209,7 +214,8 @@ def main(argv=None) -> int:
             warmup = max(warmup, 3)     # the first call compiles static shapes, the next recompiles them dynamic
         rows = bench(size, args.iterations or (2 if args.quick else 10), warmup, device, rays,
                      tuple(dict.fromkeys(args.lpips)), tuple(dict.fromkeys(args.autocast)), args.compare_humannerf,
-                     tuple(dict.fromkeys(args.culling)), tuple(dict.fromkeys(args.compile)))
+                     tuple(dict.fromkeys(args.culling)), tuple(dict.fromkeys(args.compile)),
+                     tuple(dict.fromkeys(args.fold)))
         for r in rows:
             mem = ""
             if args.memory:
@@ -218,12 +224,20 @@ def main(argv=None) -> int:
             print(f"{size:5s} {r['mode']:24s} rays/it={r['rays']:5d} S={r['samples_per_ray']:3d} "
                   f"{r['s_per_it']:.3f} s/it (median; mean {r['mean_s_per_it']:.3f}) {r['rays_per_s']:.0f} rays/s "
                   f"{r['samples_per_s']:.0f} samples/s {mem}".rstrip())
-        before = {r["lpips"]: r for r in rows if r["kind"] != HUMANNERF and r["culling"] == "off"}
+        before = {(r["lpips"], r["fold"]): r for r in rows if r["kind"] != HUMANNERF and r["culling"] == "off"}
         for r in rows:
-            if r["kind"] != HUMANNERF and r["culling"] == "on" and r["lpips"] in before:
-                ratio = r["rays_per_s"] / before[r["lpips"]]["rays_per_s"]
+            if r["kind"] != HUMANNERF and r["culling"] == "on" and (r["lpips"], r["fold"]) in before:
+                ratio = r["rays_per_s"] / before[(r["lpips"], r["fold"])]["rays_per_s"]
                 print(f"{size:5s} {r['mode']:24s} / culling off: {ratio:.2f}x rays/s")
-        ours = [r for r in rows if r["kind"] != HUMANNERF and r["culling"] == "on" and r["compile"] == "off"]
+        unfolded = {(r["lpips"], r["autocast"], r["culling"]): r for r in rows
+                    if r["kind"] != HUMANNERF and r["fold"] == "off"}
+        for r in rows:
+            key = (r["lpips"], r["autocast"], r["culling"])
+            if r["kind"] != HUMANNERF and r["fold"] == "on" and r["compile"] == "off" and key in unfolded:
+                print(f"{size:5s} {r['mode']:24s} / fold off: {r['rays_per_s'] / unfolded[key]['rays_per_s']:.2f}x "
+                      "rays/s")
+        ours = [r for r in rows if r["kind"] != HUMANNERF and r["culling"] == "on" and r["compile"] == "off"
+                and r["fold"] == "on"]
         plain = {(r["lpips"], r["autocast"]): r for r in ours}
         for r in rows:
             if r["kind"] != HUMANNERF and r["compile"] == "on" and (r["lpips"], r["autocast"]) in plain:

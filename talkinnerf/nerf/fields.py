@@ -1,7 +1,8 @@
 """The networks: F_body, F_face, F_hands (radiance fields), D_nr, D_hands (offsets), pose refiner.
 
-All take flat batches of points (N,3) plus per-frame condition vectors broadcast to the batch. Density is returned
-raw (pre-activation); the model applies softplus so that the caller controls masking and noise.
+All take flat batches of points (N,3) plus per-frame condition vectors (one per batch: they enter the MLPs as
+biases, talkinnerf.nerf.mlp). Density is returned raw (pre-activation); the model applies softplus so that the
+caller controls masking and noise.
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ def _skip(depth: int) -> int | None:
     if depth < 4:
         return None
     return 4 if depth > 4 else depth // 2
-
-
-def _broadcast(cond: torch.Tensor, n: int) -> torch.Tensor:
-    return cond.reshape(1, -1).expand(n, -1)
 
 
 class RadianceField(nn.Module):
@@ -45,9 +42,9 @@ class RadianceField(nn.Module):
                        layer_cond_dim=layer_cond_dim)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        cond = _broadcast(cond, x.shape[0])
-        h = torch.cat([positional_encoding(x, self.pe_bands), cond], dim=-1)
-        out = self.mlp(h, cond[:, cond.shape[1] - self.layer_cond_dim:] if self.layer_cond_dim else None)
+        cond = cond.reshape(-1)
+        out = self.mlp(positional_encoding(x, self.pe_bands), cond,
+                       cond[cond.numel() - self.layer_cond_dim:] if self.layer_cond_dim else None)
         return torch.sigmoid(out[:, :3]), out[:, 3], out[:, 4:]
 
 
@@ -60,8 +57,7 @@ class OffsetField(nn.Module):
         self.mlp = MLP(encoding_dim(3, pe_bands) + cond_dim, 3, depth, width, _skip(depth), last_init=1e-5)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([positional_encoding(x, self.pe_bands, window), _broadcast(cond, x.shape[0])], dim=-1)
-        return self.mlp(h)
+        return self.mlp(positional_encoding(x, self.pe_bands, window), cond.reshape(-1))
 
 
 class PoseRefiner(nn.Module):
