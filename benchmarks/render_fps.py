@@ -1,9 +1,11 @@
 """Rendering speed of one full frame (no grad, chunked), dense reference vs fast path, demo and paper model sizes.
 
 python benchmarks/render_fps.py [--quick] [--sizes demo paper] [--resolution N] [--density untrained opaque]
-    [--paths dense fast fast-bf16] [--model results/train/talkinnerf/model.pt] [--memory] [--device auto]
+    [--paths before dense fast fast-bf16] [--model results/train/talkinnerf/model.pt] [--memory] [--device auto]
 The paths render the same frames alternately (one frame each in turn), so a busy machine slows them alike; each
-fast path's image is compared with the dense one (PSNR over the frame, max |acc| difference).
+fast path's image is compared with the dense one (PSNR over the frame, max |acc| difference). "dense" is the
+reference renderer (TalkinNeRF.forward per chunk, no joint boxes); "before" is the same with the MLPs'
+per-frame conditions concatenated to every sample (mlp.set_folding off): the code before the speed work.
 Model weights: "untrained" is a freshly initialised model - a semi-transparent fog filling the skinned body, the
 worst case for early termination; "opaque" is the same model with density_scale x OPAQUE_FACTOR, so that the
 body is opaque from its skin inwards like a trained model's (where rays end a few samples past the surface);
@@ -29,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _synthetic import model_config, rss_probe, start_runtime  # noqa: E402
 
 OPAQUE_FACTOR = 50.0
-PATHS = {"dense": {"fast": False}, "fast": {}, "fast-bf16": {"autocast": "bf16"}}
+PATHS = {"before": {"fast": False}, "dense": {"fast": False}, "fast": {}, "fast-bf16": {"autocast": "bf16"}}
+UNFOLDED = {"before"}
 
 
 def setup(size: str, density: str, resolution: int, device: torch.device, model_path: str | None):
@@ -82,8 +85,10 @@ def setup_trained(model_path: str, resolution: int, device: torch.device):
 
 
 def render(model, cond, step, rays, chunk: int, path: str, device: torch.device) -> dict:
+    from talkinnerf.nerf.mlp import set_folding
     from talkinnerf.nerf.render import RenderOptions, render_image
 
+    set_folding(model, path not in UNFOLDED)
     out = render_image(model, *rays, cond, step, chunk, options=RenderOptions(**PATHS[path]))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -108,7 +113,7 @@ def bench(size: str, density: str, resolution: int, frames: int, chunk: int, dev
         row = {"size": size, "density": "model file" if model_path else density, "path": p,
                "resolution": round(rays[-1].numel() ** 0.5), "hit_rays": n_hit, "s_per_frame": sec, "fps": 1 / sec,
                "rays_per_s": n_hit / sec, "samples_per_s": n_hit * cfg.samples_per_ray / sec}
-        if "dense" in images and p != "dense":
+        if "dense" in images and p != "dense":   # "before" too: the same function, float round-off apart
             mse = float(((images[p]["rgb"] - images["dense"]["rgb"]) ** 2).mean())
             row["psnr_vs_dense"] = math.inf if mse == 0 else -10 * math.log10(mse)
             row["acc_maxdiff"] = float((images[p]["acc"] - images["dense"]["acc"]).abs().max())
@@ -128,7 +133,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="1 timed frame at 32 px (paper) / 64 px (demo)")
     ap.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
     ap.add_argument("--density", nargs="+", default=["untrained", "opaque"], choices=["untrained", "opaque"])
-    ap.add_argument("--paths", nargs="+", default=["dense", "fast", "fast-bf16"], choices=list(PATHS))
+    ap.add_argument("--paths", nargs="+", default=["before", "dense", "fast", "fast-bf16"], choices=list(PATHS))
     ap.add_argument("--model", default=None, help="a trained model file (renders its identity 0; --sizes ignored)")
     ap.add_argument("--resolution", type=int, default=0, help="frame side (default demo 128, paper 512)")
     ap.add_argument("--frames", type=int, default=3)
@@ -168,8 +173,9 @@ def main(argv=None) -> int:
                   f"{r['samples_per_s']:.0f} samples/s{extra}")
         by = {r["path"]: r["rays_per_s"] for r in rows}
         for p in by:
-            if p != "dense" and "dense" in by:
-                print(f"{size:5s} {rows[0]['density']:9s} {p} / dense: {by[p] / by['dense']:.1f}x rays/s")
+            for ref in ("dense", "before"):
+                if p not in (ref, "before") and ref in by:
+                    print(f"{size:5s} {rows[0]['density']:9s} {p} / {ref}: {by[p] / by[ref]:.1f}x rays/s")
     return 0
 
 

@@ -1,11 +1,14 @@
 """Held-out PSNR against training wall-clock seconds for the demo, "before" vs "after" the speed work, in one run.
 
 python benchmarks/time_to_quality.py --data /tmp/fresh_demo/results [--iterations 600] [--eval-every 100]
-    [--after-autocast off] [--out benchmarks/results/time_to_quality.png]
+    [--after-autocast off] [--before reference] [--sizes demo] [--out benchmarks/results/time_to_quality.png]
 Both runs train the demo model (config.yaml `train:` options, the subjects of --data, same seed and batches) in the
 same process, iteration by iteration in turn, so that a busy machine slows both alike:
-  before: every sample through the K-joint weight lookup (no joint-box culling), evaluation by the dense renderer;
-  after:  joint-box culling, evaluation by the fast renderer, MLPs under --after-autocast.
+  before: --before reference: every sample through the K-joint weight lookup (no joint-box culling), conditions
+          concatenated to every sample, evaluation by the dense renderer;
+          --before float32: the default path in float32 (isolates --after-autocast);
+  after:  joint-box culling, folded conditions, evaluation by the fast renderer, MLPs under --after-autocast.
+--sizes paper swaps in the paper's network sizes (ModelConfig.paper_sizes, 128 samples per ray) on the demo data.
 Every --eval-every iterations each model renders one held-out frame per subject (its own renderer); the x axis is
 the training seconds plus that run's evaluation seconds so far. Writes a PNG and a CSV next to it.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -25,10 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _synthetic import start_runtime  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+PAPER_SIZE_FIELDS = ("field_depth", "field_width", "field_pe_bands", "face_depth", "face_width", "hands_depth",
+                     "hands_width", "nr_depth", "nr_width", "hand_def_depth", "hand_def_width", "volume_latent",
+                     "volume_size", "volume_channels", "pose_refine_depth", "pose_refine_width", "samples_per_ray")
 
 
 class Run:
-    def __init__(self, name: str, cfg, data, device, cull: bool, autocast: str, render_options):
+    def __init__(self, name: str, cfg, data, device, cull: bool, autocast: str, render_options, fold: bool = True):
+        from talkinnerf.nerf.mlp import set_folding
         from talkinnerf.train.losses import TalkinLoss, make_lpips
         from talkinnerf.train.trainer import default_model_factory, effective_loss_weights, seed_everything
 
@@ -37,6 +45,7 @@ class Run:
         self.model = default_model_factory(cfg.model, len(data)).to(device).train()
         self.model.joint_box_culling = cull
         self.model.mlp_autocast = autocast
+        set_folding(self.model, fold)
         lpips_module, _ = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device, min_side=cfg.patch_size)
         self.loss_fn = TalkinLoss(effective_loss_weights(cfg, lpips_module is not None), cfg.model.four_classes,
                                   lpips_module, weights_without_lpips=effective_loss_weights(cfg, False))
@@ -98,9 +107,12 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=0, help="0: config.yaml train.iterations")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--after-autocast", default="off", choices=["off", "bf16"])
+    ap.add_argument("--before", default="reference", choices=["reference", "float32"])
+    ap.add_argument("--sizes", default="demo", choices=["demo", "paper"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "time_to_quality.png"))
     args = ap.parse_args(argv)
+    from talkinnerf.nerf.config import ModelConfig
     from talkinnerf.nerf.render import RenderOptions
     from talkinnerf.options import from_dict
     from talkinnerf.train.data import load_subject
@@ -112,9 +124,14 @@ def main(argv=None) -> int:
     if args.iterations:
         section["iterations"] = args.iterations
     cfg = from_dict(TrainConfig, section, "train")
+    if args.sizes == "paper":        # the paper's network sizes, the demo's schedules (D_nr etc. start in the run)
+        paper = ModelConfig.paper_sizes()
+        cfg = dataclasses.replace(cfg, model=cfg.model.replace(**{k: getattr(paper, k) for k in PAPER_SIZE_FIELDS}))
     data = [load_subject(args.data, s, i, cfg.model.background, cfg.box_padding, 64)
             for i, s in enumerate(args.subjects)]
-    runs = [Run("before", cfg, data, device, False, "off", RenderOptions(fast=False)),
+    before = (Run("before", cfg, data, device, False, "off", RenderOptions(fast=False), fold=False)
+              if args.before == "reference" else Run("before", cfg, data, device, True, "off", RenderOptions()))
+    runs = [before,
             Run("after", cfg, data, device, True, args.after_autocast, RenderOptions(autocast=args.after_autocast))]
     for step in range(cfg.iterations):
         for run in runs:
@@ -138,7 +155,8 @@ def main(argv=None) -> int:
         ax.plot([r["seconds"] for r in run.rows], [r["psnr"] for r in run.rows], marker="o", label=run.name)
     ax.set_xlabel(f"wall-clock seconds (training + held-out evaluation, {args.threads} thread(s))")
     ax.set_ylabel("held-out PSNR (dB), 1 frame per subject")
-    ax.set_title(f"demo, {cfg.iterations} iterations, after: autocast={args.after_autocast}")
+    ax.set_title(f"demo data, {args.sizes} sizes, {cfg.iterations} iterations, before: {args.before}, "
+                 f"after: autocast={args.after_autocast}", fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -102,6 +102,24 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether the device computes bf16 matmuls natively (CUDA from Ampere on; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def effective_autocast(requested: str, device: torch.device) -> tuple[str, str | None]:
+    """The autocast mode a run uses, and a warning when it differs from ``requested``: bf16 where the device has it
+    natively, float32 elsewhere (emulated bf16 is slower than float32 and gains nothing)."""
+    if requested == "bf16" and not bf16_native(device):
+        return "off", (f"train.autocast: bf16 requested, but {device} has no native bf16 "
+                       "(CUDA before Ampere, or a CPU without AVX512-BF16/AMX): training in float32")
+    return requested, None
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed python/numpy/torch; returns the sampling generator (seeded separately so it is saved on its own)."""
     random.seed(seed)
@@ -322,7 +340,10 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
 
         writer = SummaryWriter(str(out / "tb"), purge_step=start)
     background = torch.tensor(cfg.model.background, dtype=torch.float32)
-    meta = {**meta, "lpips": lpips_status, "loss_weights": dataclasses.asdict(loss_fn.weights),
+    autocast, autocast_note = effective_autocast(cfg.autocast, device)
+    if autocast_note:
+        warnings.warn(autocast_note)
+    meta = {**meta, "lpips": lpips_status, "autocast": autocast, "loss_weights": dataclasses.asdict(loss_fn.weights),
             "lpips_every": cfg.lpips_every if lpips_module is not None else None,
             "loss_weights_without_lpips": (dataclasses.asdict(loss_fn.weights_without_lpips)
                                            if lpips_module is not None and cfg.lpips_every > 1 else None),
@@ -338,7 +359,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         progress = Progress(cfg.iterations, f"train {meta.get('setting') or out.name}", unit="it", initial=start)
     end = cfg.iterations if stop_at is None else min(cfg.iterations, stop_at)
     model.train()
-    model.mlp_autocast = cfg.autocast      # read by TalkinNeRF.forward (stand-in models ignore it)
+    model.mlp_autocast = autocast          # read by TalkinNeRF.forward (stand-in models ignore it)
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
