@@ -14,7 +14,6 @@ def test_folded_conditions_equal_concatenation_with_gradients(depth, skip, layer
     x = torch.randn(50, 9, dtype=torch.float64)
     const = torch.randn(n_const, dtype=torch.float64, requires_grad=True) if n_const else None
     lc = torch.randn(layer_cond_dim, dtype=torch.float64, requires_grad=True) if layer_cond_dim else None
-    x_full = torch.cat([x, const.reshape(1, -1).expand(50, -1)], dim=-1) if n_const else x
     set_folding(mlp, False)
     ref = mlp(x, const, lc)
     set_folding(mlp, True)

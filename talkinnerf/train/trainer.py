@@ -52,8 +52,9 @@ class TrainConfig:
     lpips: bool = True                 # LPIPS term when the VGG weights are present (`talkinnerf weights fetch lpips`)
     lpips_required: bool = False       # fail instead of training without LPIPS (weights missing, patches < 16 px)
     lpips_every: int = 1               # LPIPS on every k-th iteration only (its CPU cost); the others as LPIPS off
-    autocast: str = "off"              # "bf16": the MLPs under bf16 autocast (paper sizes: 1.4-2.4x per iteration
-                                       # on this CPU, demo sizes ~1.06x; docs/speed.md)
+    autocast: str = "off"              # "bf16": the MLPs under bf16 autocast (paper sizes: ~2x per iteration on
+                                       # this CPU, demo sizes none; configs/paper.yaml; docs/speed.md); float32
+                                       # where the device has no native bf16 (effective_autocast)
     loss_lpips: float = 1.0
     loss_mse: float = 0.2
     loss_ce: float = 0.05
@@ -296,8 +297,8 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     schedule and the lr decay follow this run's own steps.
 
     ``inputs`` names digests of what the run reads (see run_fingerprint); a checkpoint is resumed only when they,
-    the options and the code match. ``stop_at`` ends the run early after that many iterations without writing model.pt (it simulates a
-    killed job in tests). Returns a summary dict (also merged into ``out/meta.json``).
+    the options and the code match. ``stop_at`` ends the run early after that many iterations without writing
+    model.pt (it simulates a killed job in tests). Returns a summary dict (also merged into ``out/meta.json``).
     """
     out = Path(out)
     dist_info = dist_info or Distributed()
