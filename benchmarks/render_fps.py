@@ -5,7 +5,8 @@ python benchmarks/render_fps.py [--quick] [--sizes demo paper] [--resolution N] 
 The paths render the same frames alternately (one frame each in turn), so a busy machine slows them alike; each
 fast path's image is compared with the dense one (PSNR over the frame, max |acc| difference). "dense" is the
 reference renderer (TalkinNeRF.forward per chunk, no joint boxes); "before" is the same with the MLPs'
-per-frame conditions concatenated to every sample (mlp.set_folding off): the code before the speed work.
+per-frame conditions concatenated to every sample (mlp.set_folding off): the closest to the code before the
+speed work.
 Model weights: "untrained" is a freshly initialised model - a semi-transparent fog filling the skinned body, the
 worst case for early termination; "opaque" is the same model with density_scale x OPAQUE_FACTOR, so that the
 body is opaque from its skin inwards like a trained model's (where rays end a few samples past the surface);
