@@ -22,6 +22,17 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
   exit 1
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# PyTorch's build with its CUDA libraries fills about 6.5 GB of the venv: say so up front instead of pip failing
+# half-way with "No space left on device" (set TALKINNERF_MIN_FREE_GB=0 to skip the check).
+min_free_gb=${TALKINNERF_MIN_FREE_GB:-7}
+if ! compgen -G ".venv/lib/python3*/site-packages/torch-2.14.1*.dist-info" >/dev/null && [ "$min_free_gb" -gt 0 ]; then
+  free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+  if [ "$free_kb" -lt $((min_free_gb * 1024 * 1024)) ]; then
+    echo "error: $(pwd) has $((free_kb / 1024)) MB free; setting up .venv (PyTorch with its CUDA libraries) needs" \
+         "about ${min_free_gb} GB. Free some space or set TALKINNERF_MIN_FREE_GB=0 to try anyway." >&2
+    exit 1
+  fi
+fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: the wheels are served from local disk here; an unpinned torch would pull another build.
 .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
