@@ -1,7 +1,8 @@
 """Rendering speed of one full frame (no grad, chunked), dense reference vs fast path, demo and paper model sizes.
 
 python benchmarks/render_fps.py [--quick] [--sizes demo paper] [--resolution N] [--density untrained opaque]
-    [--paths before dense fast fast-bf16] [--model results/train/talkinnerf/model.pt] [--memory] [--device auto]
+    [--paths before dense fast fast-bf16] [--model results/train/talkinnerf/model.pt] [--memory] [--bound]
+    [--device auto]
 The paths render the same frames alternately (one frame each in turn), so a busy machine slows them alike; each
 fast path's image is compared with the dense one (PSNR over the frame, max |acc| difference). "dense" is the
 reference renderer (TalkinNeRF.forward per chunk, no joint boxes); "before" is the same with the MLPs'
@@ -13,6 +14,8 @@ body is opaque from its skin inwards like a trained model's (where rays end a fe
 --model renders a trained model file instead: its first identity in its first held-out frame (pose and camera
 from the results root the file lies in, at the data's frame size unless --resolution). Rays that miss the
 subject's box cost nothing; the box covers about 40% of a full-body frontal frame.
+--bound adds the ceiling of any exact renderer of these fields on this device (benchmarks/_render_bound.py): the
+samples per ray that carry compositing weight, the D_nr + F_body throughput alone, and their ratio in rays/s.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _render_bound import THRESHOLDS, field_rates, sample_counts  # noqa: E402
 from _synthetic import model_config, rss_probe, start_runtime  # noqa: E402
 
 OPAQUE_FACTOR = 50.0
@@ -122,6 +126,26 @@ def bench(size: str, density: str, resolution: int, frames: int, chunk: int, dev
     return rows
 
 
+def print_bound(size: str, density: str, resolution: int, chunk: int, device: torch.device,
+                model_path: str | None, by_path: dict[str, float]) -> None:
+    """The exact-rendering ceiling (module _render_bound) in float32 and under bf16 autocast, against the paths
+    measured in this run."""
+    model, _, cond, step, rays = setup(size, density, resolution, device, model_path)
+    counts = sample_counts(model, cond, step, rays, chunk)
+    needed = counts[f"weight>{THRESHOLDS[0]:g}_per_ray"]
+    above = ", ".join(f">{th:g}: {counts[f'weight>{th:g}_per_ray']:.2f}" for th in THRESHOLDS)
+    print(f"{size:5s} {density:9s} bound: the fast path looks up {counts['evaluated_per_ray']:.2f} samples/ray; "
+          f"samples/ray with weight {above}")
+    for mode in ("off", "bf16"):
+        rates = field_rates(model, cond, step, device, mode)
+        ceiling = rates["mlp_samples_per_s"] / max(needed, 1e-9)
+        label = "float32" if mode == "off" else "bf16"
+        print(f"{size:5s} {density:9s} bound {label}: D_nr+F_body {rates['mlp_samples_per_s']:.0f} samples/s, whole "
+              f"per-sample pipeline {rates['pipeline_samples_per_s']:.0f} samples/s; exact ceiling {ceiling:.0f} "
+              f"rays/s (D_nr+F_body only, on the weight>{THRESHOLDS[0]:g} samples only); "
+              + ", ".join(f"/ {p} {ceiling / rate:.1f}x" for p, rate in by_path.items()))
+
+
 def probe_memory(size, density, resolution, chunk, path, device_name, model_path) -> dict:
     device = start_runtime(device_name, torch.get_num_threads(), quiet=True, trace=False)
     model, _, cond, step, rays = setup(size, density, resolution, device, model_path)
@@ -140,6 +164,7 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--chunk", type=int, default=4096)
     ap.add_argument("--memory", action="store_true", help="peak memory per frame of each path (fresh process)")
+    ap.add_argument("--bound", action="store_true", help="the ceiling of any exact renderer of these fields")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--probe-memory", help=argparse.SUPPRESS)
@@ -177,6 +202,8 @@ def main(argv=None) -> int:
             for ref in ("dense", "before"):
                 if p not in (ref, "before") and ref in by:
                     print(f"{size:5s} {rows[0]['density']:9s} {p} / {ref}: {by[p] / by[ref]:.1f}x rays/s")
+        if args.bound:
+            print_bound(size, density, res, args.chunk, device, args.model, by)
     return 0
 
 

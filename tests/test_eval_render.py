@@ -1,6 +1,7 @@
 """evaluate render / animate and train finetune end to end with the stand-in field (seconds)."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,8 @@ import torch
 import talkinnerf.evaluate.render_eval as render_eval
 from talkinnerf.evaluate.animate import AnimateConfig, animate, load_motion
 from talkinnerf.evaluate.render_eval import EvalConfig, evaluate_render
+from talkinnerf.nerf import packed
+from talkinnerf.nerf.render import RenderOptions
 from talkinnerf.train.finetune import FinetuneConfig, extend_identities, finetune, first_seconds
 from talkinnerf.train.trainer import TrainConfig, fit, load_model
 from test_train_standin import StandInNeRF, make_subject, standin_render_image
@@ -69,6 +72,33 @@ def test_animate_with_other_subjects_motion(trained):
     assert s["frames"] == 3 and out.stat().st_size > 0
     m = load_motion(trained / "r" / "smplx" / "b.npz")
     assert m["poses_body"].shape == (6, 22, 3) and np.allclose(m["transl"][0], 0)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_render_bf16_only_where_native(trained, monkeypatch, native):
+    """render.autocast: bf16 (configs/paper.yaml) reaches the renderer only where the device has native bf16;
+    elsewhere float32 with a warning. summary.json / the animation's json record the mode used."""
+    monkeypatch.setattr(packed, "bf16_native", lambda device: native)
+    seen = []
+
+    def recording_render(*args, options=None, **kwargs):
+        seen.append(options.autocast)
+        return standin_render_image(*args, **kwargs)
+
+    bf16 = RenderOptions(autocast="bf16")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = evaluate_render(trained / "m" / "model.pt", "a", trained / "r", trained / "e",
+                            EvalConfig(lpips=False, video=False, render=bf16), model_factory=StandInNeRF,
+                            render_fn=recording_render)
+        a = animate(trained / "m" / "model.pt", "a", trained / "r" / "smplx" / "b.npz", trained / "r",
+                    trained / "anim.mp4", AnimateConfig(max_frames=2, render=bf16), model_factory=StandInNeRF,
+                    render_fn=recording_render)
+    mode = "bf16" if native else "off"
+    assert seen == [mode] * 4 and s["render_autocast"] == a["render_autocast"] == mode
+    assert json.loads((trained / "e" / "summary.json").read_text())["render_autocast"] == mode
+    assert sum("render.autocast: bf16 requested" in str(w.message) for w in caught) == (0 if native else 2)
+    assert RenderOptions().for_device(torch.device("cpu")) == (RenderOptions(), None)
 
 
 def test_first_seconds():

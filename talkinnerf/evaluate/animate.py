@@ -82,7 +82,7 @@ def posed_skeleton_box(poses_body: torch.Tensor, jaw: torch.Tensor, hands: torch
 
 def animate(model_path: str | Path, subject: str, motion_path: str | Path, data_root: str | Path, out: str | Path,
             cfg: AnimateConfig, model_factory=None, render_fn=None) -> dict[str, Any]:
-    from talkinnerf.evaluate.render_eval import render_view, to_uint8
+    from talkinnerf.evaluate.render_eval import device_render_options, render_view, to_uint8
     from talkinnerf.nerf.model import FrameConditioning
     from talkinnerf.train.data import load_subject
     from talkinnerf.train.trainer import default_model_factory, load_model, resolve_device
@@ -106,6 +106,7 @@ def animate(model_path: str | Path, subject: str, motion_path: str | Path, data_
     if not 0 <= anchor < len(data.params["K"]):
         raise ValueError(f"subject {subject}: camera_frame {anchor} out of range")
     K, R, t = data.camera(anchor)
+    options = device_render_options(cfg.render, device)
     p = data.params
     images = []
     t0 = time.perf_counter()
@@ -120,11 +121,11 @@ def animate(model_path: str | Path, subject: str, motion_path: str | Path, data_
                                  p["parents"], p["canonical_bbox"], cfg.box_padding)
         transl = p["transl"][anchor] + mt["transl"]
         images.append(to_uint8(render_view(model, cond, K, R, t, transl, box, data.size, step, cfg.chunk,
-                                           model_cfg.background, device, render_fn, cfg.render)))
+                                           model_cfg.background, device, render_fn, options)))
     seconds = time.perf_counter() - t0
     out = Path(out)
     write_video(out, np.stack(images), cfg.fps or data.fps, crf=cfg.crf)
     summary = {"model": str(model_path), "subject": subject, "motion": str(motion_path), "frames": len(images),
-               "smoothing": cfg.smoothing, "seconds": round(seconds, 3)}
+               "smoothing": cfg.smoothing, "render_autocast": options.autocast, "seconds": round(seconds, 3)}
     write_json(out.with_suffix(".json"), summary)
     return summary

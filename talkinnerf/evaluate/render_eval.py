@@ -11,6 +11,7 @@ import csv
 import inspect
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,15 @@ def get_render_fn():
     from talkinnerf.nerf.render import render_image
 
     return render_image
+
+
+def device_render_options(options: RenderOptions, device: torch.device) -> RenderOptions:
+    """``options`` as ``device`` runs them: bf16 autocast falls back to float32 (with a warning) where the device
+    has no native bf16."""
+    options, note = options.for_device(device)
+    if note:
+        warnings.warn(note)
+    return options
 
 
 def render_view(model, cond, K: torch.Tensor, R: torch.Tensor, t: torch.Tensor, transl: torch.Tensor,
@@ -196,6 +206,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
     if "joints" not in data.params:
         raise ValueError(f"subject {subject}: smplx/{subject}.npz lacks 'joints' (needed for face/hand crops)")
     frames = select_frames(data.test_frames, cfg.max_frames)
+    options = device_render_options(cfg.render, device)
     lpips_metric = LpipsMetric(cfg.lpips, device)
     rows, renders, gts = [], [], []
     t0 = time.perf_counter()
@@ -203,7 +214,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
         K, R, t = data.camera(frame)
         pred, acc = render_view(model, data.conditioning(frame, device), K, R, t, data.params["transl"][frame],
                                 data.posed_box(frame), data.size, step, cfg.chunk, model_cfg.background, device,
-                                render_fn, cfg.render, with_acc=True)
+                                render_fn, options, with_acc=True)
         gt = data.image(frame).numpy()
         boxes = region_boxes(data.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), data.size,
                              cfg.face_box, cfg.hand_box)
@@ -223,7 +234,8 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
     means = {c: (float(np.nanmean([r[c] for r in rows])) if any(not math.isnan(r[c]) for r in rows) else None)
              for c in (*METRIC_COLUMNS, *EXTRA_COLUMNS)}
     summary = {"model": str(model_path), "subject": subject, "frames": len(frames), "step": step,
-               "lpips": lpips_metric.status, "smoothing": cfg.smoothing, "seconds": round(seconds, 3),
+               "lpips": lpips_metric.status, "smoothing": cfg.smoothing, "render_autocast": options.autocast,
+               "seconds": round(seconds, 3),
                "seconds_per_frame": round(seconds / len(frames), 4), "mean": means}
     write_json(out / "summary.json", summary)
     return summary

@@ -43,6 +43,26 @@ def autocast_context(mode: str, device: torch.device):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether the device computes bf16 matmuls natively (CUDA from Ampere on; CPUs with AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def effective_autocast(requested: str, device: torch.device, setting: str = "train.autocast",
+                       work: str = "training") -> tuple[str, str | None]:
+    """The autocast mode a run uses, and a warning when it differs from ``requested``: bf16 where the device has it
+    natively, float32 elsewhere (emulated bf16 is slower than float32 and gains nothing). ``setting`` and
+    ``work`` name the option and the job in the warning."""
+    if requested == "bf16" and not bf16_native(device):
+        return "off", (f"{setting}: bf16 requested, but {device} has no native bf16 "
+                       f"(CUDA before Ampere, or a CPU without AVX512-BF16/AMX): {work} in float32")
+    return requested, None
+
+
 @dataclass
 class FrameState:
     """Ray-independent quantities of one frame (see TalkinNeRF.forward for their meaning)."""
@@ -70,6 +90,18 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
     k = volume.shape[0] - 1
     boxes = joint_boxes(volume.detach(), bbox.detach(), PAIR_WEIGHT * k)
     return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]))
+
+
+def non_rigid_inputs(model, state: FrameState) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """D_nr's condition (non-root body pose, plus the hand pose where hand joints are in canonical space) and its
+    coarse-to-fine frequency window for the frame; None where D_nr is absent or has not kicked in yet."""
+    cfg, cond, step = model.cfg, state.cond, state.step
+    if model.non_rigid is None or step < cfg.nr_kick_in:
+        return None
+    nr_cond = cond.poses_body.reshape(-1)[3:]
+    if cfg.hand_joints_in_canonical:
+        nr_cond = torch.cat([nr_cond, cond.hands.reshape(-1)])
+    return nr_cond, model._window(cfg.nr_pe_bands, step, cfg.nr_kick_in, cfg.nr_full_band, state.bbox.device)
 
 
 def _tiles(k: int) -> int:
@@ -229,13 +261,10 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
         fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
 
     # --- D_nr: pose-conditioned offset, from the kick-in step, coarse-to-fine ------------------------------------
-    if model.non_rigid is not None and step >= cfg.nr_kick_in:
-        nr_cond = cond.poses_body.reshape(-1)[3:]
-        if cfg.hand_joints_in_canonical:
-            nr_cond = torch.cat([nr_cond, cond.hands.reshape(-1)])
-        win = model._window(cfg.nr_pe_bands, step, cfg.nr_kick_in, cfg.nr_full_band, dev)
+    nr_inputs = non_rigid_inputs(model, state)
+    if nr_inputs is not None:
         with autocast_context(autocast, dev):
-            offset = model.non_rigid(x_c, nr_cond, win)
+            offset = model.non_rigid(x_c, *nr_inputs)
         x_c = x_c + offset.float()
     inside = ((x_c >= bbox[0]) & (x_c <= bbox[1])).all(-1)
     fg = fg * inside

@@ -15,7 +15,7 @@ Two paths with the same outputs (see docs/speed.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -44,6 +44,12 @@ class RenderOptions:
             raise ValueError(f"render.segment must be >= 1, got {self.segment}")
         if self.autocast not in packed.AUTOCAST:
             raise ValueError(f"render.autocast must be one of {packed.AUTOCAST}, got {self.autocast!r}")
+
+    def for_device(self, device: torch.device) -> tuple[RenderOptions, str | None]:
+        """These options as ``device`` runs them (bf16 autocast only where it is native: packed.effective_autocast)
+        and the warning when they differ."""
+        mode, note = packed.effective_autocast(self.autocast, device, "render.autocast", "rendering")
+        return (self if mode == self.autocast else replace(self, autocast=mode)), note
 
 
 @torch.no_grad()

@@ -25,6 +25,7 @@ from torch import nn
 
 from talkinnerf.io import atomic_path, write_json
 from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.nerf.packed import effective_autocast
 from talkinnerf.train.checkpoint import LATEST, FiniteGuard, load_checkpoint, restore, save_checkpoint
 from talkinnerf.train.data import SubjectData, data_digest, load_subject
 from talkinnerf.train.losses import LPIPS_MIN_SIDE, LossWeights, TalkinLoss, make_lpips, psnr_from_mse
@@ -101,24 +102,6 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} requested but CUDA is not available")
     return torch.device(name)
-
-
-def bf16_native(device: torch.device) -> bool:
-    """Whether the device computes bf16 matmuls natively (CUDA from Ampere on; CPUs with AVX512-BF16 or AMX)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
-
-
-def effective_autocast(requested: str, device: torch.device) -> tuple[str, str | None]:
-    """The autocast mode a run uses, and a warning when it differs from ``requested``: bf16 where the device has it
-    natively, float32 elsewhere (emulated bf16 is slower than float32 and gains nothing)."""
-    if requested == "bf16" and not bf16_native(device):
-        return "off", (f"train.autocast: bf16 requested, but {device} has no native bf16 "
-                       "(CUDA before Ampere, or a CPU without AVX512-BF16/AMX): training in float32")
-    return requested, None
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -1,0 +1,87 @@
+"""How fast could an exact renderer of these fields be on this machine? (render_fps.py --bound)
+
+Any renderer that keeps the image must run the fields on every sample whose compositing weight is not negligible;
+an oracle that knew those samples in advance (a perfect occupancy grid, perfect early termination) and spent
+nothing but the D_nr + F_body matmuls on them would reach
+
+    ceiling rays/s = (D_nr + F_body samples/s on a large batch) / (samples per ray with weight > threshold).
+
+If that ceiling is below a goal, no skipping scheme reaches the goal with these fields on this device; only fewer
+or cheaper field evaluations per sample (smaller networks, a hash-grid encoding) or a faster device can.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+THRESHOLDS = (1e-4, 1e-3, 1e-2)
+
+
+@torch.no_grad()
+def sample_counts(model, cond, step: int, rays, chunk: int, autocast: str = "off") -> dict[str, float]:
+    """Per hit ray: samples the fast path runs through the fields, and samples whose compositing weight in the
+    full render (no early termination) is above each of THRESHOLDS."""
+    from talkinnerf.nerf import packed
+    from talkinnerf.nerf.render import RenderOptions, render_rays_fast
+
+    o, d, near, far, hit = rays
+    idx = torch.nonzero(hit.reshape(-1)).squeeze(1)
+    state = packed.frame_state(model, cond, step, o.dtype, o.device)
+    evaluated, above = 0, dict.fromkeys(THRESHOLDS, 0)
+    for start in range(0, idx.numel(), chunk):
+        sel = idx[start:start + chunk]
+        args = (model, state, o[sel], d[sel], near[sel], far[sel])
+        evaluated += int(render_rays_fast(*args, RenderOptions(autocast=autocast))["evaluated"].sum())
+        weights = render_rays_fast(*args, RenderOptions(early_stop=0.0, autocast=autocast))["weights"]
+        for th in THRESHOLDS:
+            above[th] += int((weights > th).sum())
+    n = max(idx.numel(), 1)
+    return {"evaluated_per_ray": evaluated / n, **{f"weight>{th:g}_per_ray": c / n for th, c in above.items()}}
+
+
+def _rate(fn, samples: int, repeats: int, device: torch.device) -> float:
+    fn()                                                          # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return samples * repeats / (time.perf_counter() - t0)
+
+
+@torch.no_grad()
+def field_rates(model, cond, step: int, device: torch.device, autocast: str = "off", batch: int = 32768,
+                repeats: int = 3) -> dict[str, float]:
+    """Samples/s on ``batch`` points inside the canonical body: ``mlp`` = D_nr (when active) + F_body alone,
+    ``pipeline`` = packed.evaluate_points (skinning lookup, D_nr, F_body, face/hand routing) on points that are
+    all active (posed points inside the skinned body)."""
+    from talkinnerf.nerf import packed
+
+    state = packed.frame_state(model, cond, step, torch.float32, device)
+    gen = torch.Generator().manual_seed(0)
+    lo, hi = state.bbox[0].cpu(), state.bbox[1].cpu()
+    x_c = (lo + (hi - lo) * torch.rand(batch, 3, generator=gen)).to(device)
+    nr = packed.non_rigid_inputs(model, state)
+
+    def mlp():
+        with packed.autocast_context(autocast, device):
+            x = x_c if nr is None else x_c + model.non_rigid(x_c, *nr).float()
+            model.body(x, state.ident)
+
+    # posed points with weight: draw in the posed box, keep the active ones, top up to the batch size
+    posed = []
+    for _ in range(100):
+        if sum(p.shape[0] for p in posed) >= batch:
+            break
+        pts = (lo + (hi - lo) * torch.rand(4 * batch, 3, generator=gen)).to(device) * 1.2
+        posed.append(pts[packed.evaluate_points(model, state, pts, 0.0, autocast)["active"]])
+    pts = torch.cat(posed)[:batch]
+    if pts.shape[0] < batch:
+        raise RuntimeError(f"only {pts.shape[0]} of {batch} random points fell inside the skinned body")
+    pipeline = lambda: packed.evaluate_points(model, state, pts, 0.0, autocast)   # noqa: E731
+    return {"mlp_samples_per_s": _rate(mlp, batch, repeats, device),
+            "pipeline_samples_per_s": _rate(pipeline, batch, repeats, device)}
