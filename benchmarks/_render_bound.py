@@ -21,8 +21,9 @@ THRESHOLDS = (1e-4, 1e-3, 1e-2)
 
 @torch.no_grad()
 def sample_counts(model, cond, step: int, rays, chunk: int, autocast: str = "off") -> dict[str, float]:
-    """Per hit ray: samples the fast path runs through the fields, and samples whose compositing weight in the
-    full render (no early termination) is above each of THRESHOLDS."""
+    """Per hit ray: samples the fast path looks up (its candidates in the joint boxes; only the active ones reach
+    the MLPs), and samples whose compositing weight in the full render (no early termination) is above each of
+    THRESHOLDS."""
     from talkinnerf.nerf import packed
     from talkinnerf.nerf.render import RenderOptions, render_rays_fast
 
@@ -72,7 +73,8 @@ def field_rates(model, cond, step: int, device: torch.device, autocast: str = "o
             x = x_c if nr is None else x_c + model.non_rigid(x_c, *nr).float()
             model.body(x, state.ident)
 
-    # posed points with weight: draw in the posed box, keep the active ones, top up to the batch size
+    # posed points with weight: draw in the canonical box grown 1.2x about the root (the synthetic and test poses
+    # stay near it), keep the active ones, top up to the batch size
     posed = []
     for _ in range(100):
         if sum(p.shape[0] for p in posed) >= batch:
