@@ -126,11 +126,18 @@ def test_openpose_json_lengths_and_noise(demo):
 
 
 def test_same_seed_same_video_and_subjects_differ(demo):
-    a, _, alpha_a, _, gt_a = _load(demo, "a", "ava")
-    a2, _, alpha_a2, _, gt_a2 = _load(demo, "a2", "ava")
+    a, _, alpha_a, parts_a, gt_a = _load(demo, "a", "ava")
+    a2, _, alpha_a2, parts_a2, gt_a2 = _load(demo, "a2", "ava")
     b, _, alpha_b, _, _ = _load(demo, "b", "ben")
-    np.testing.assert_array_equal(a, a2)
+    # the rendered frames are bit-identical, but libx264 is not on frames this small: measured at 48 px, 2-8
+    # distinct files over 60 encodes of the same frames within one process (none at 128 px), up to 2 grey levels
+    # apart on average; the ground truth below is compared exactly
+    assert np.abs(a.astype(float) - a2.astype(float)).mean() < 2.5
     np.testing.assert_array_equal(alpha_a, alpha_a2)
+    np.testing.assert_array_equal(parts_a, parts_a2)
+    for name in ("keypoints2d.npz", "anny_params.npz"):
+        pa, pb = load_npz(gt_a / name), load_npz(gt_a2 / name)
+        assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa), name
     np.testing.assert_array_equal(np.load(gt_a / "joints3d.npy"), np.load(gt_a2 / "joints3d.npy"))
     assert np.abs(a.astype(float) - b.astype(float)).mean() > 10
     assert (alpha_a != alpha_b).mean() > 0.02
