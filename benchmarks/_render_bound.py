@@ -87,3 +87,71 @@ def field_rates(model, cond, step: int, device: torch.device, autocast: str = "o
     pipeline = lambda: packed.evaluate_points(model, state, pts, 0.0, autocast)   # noqa: E731
     return {"mlp_samples_per_s": _rate(mlp, batch, repeats, device),
             "pipeline_samples_per_s": _rate(pipeline, batch, repeats, device)}
+
+
+OCCUPANCY_DENSITY = (0.1, 1.0)      # 1/m: an occupancy-grid voxel is empty where F_body's density is below this
+TERMINATION = (1e-4, 1e-3, 1e-2)    # transmittance thresholds of early ray termination
+
+
+@torch.no_grad()
+def skip_levers(model, cond, step: int, rays, chunk: int, grid: int = 64) -> dict[str, float]:
+    """What the two skipping levers beyond the fast path would remove on this frame, per hit ray.
+
+    * An Instant-NGP occupancy grid in canonical space for the frame's identity: F_body's density at the centres
+      of a ``grid``^3 grid over the canonical box, a voxel occupied where it exceeds a threshold of
+      OCCUPANCY_DENSITY or where F_body labels it head or hands (their own fields decide there), dilated by one
+      voxel. Reported: the occupied fraction of the box, and the active samples (those reaching the MLPs) whose
+      canonical point (after D_nr) falls in an empty voxel - what the grid would skip.
+    * Early termination: the share of rays whose transmittance falls below each of TERMINATION, and the active
+      samples per ray up to that point (all of them on rays that never get there).
+    """
+    from talkinnerf.nerf import packed
+
+    cfg = model.cfg
+    o, d, near, far, hit = rays
+    idx = torch.nonzero(hit.reshape(-1)).squeeze(1)
+    state = packed.frame_state(model, cond, step, o.dtype, o.device)
+    lo, hi = state.bbox[0], state.bbox[1]
+    axes = [torch.linspace(float(lo[a]), float(hi[a]), grid, device=o.device) for a in range(3)]
+    zz, yy, xx = torch.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
+    centres = torch.stack([xx, yy, zz], -1).reshape(-1, 3)
+    density, routed = [], []
+    for part in centres.split(65536):
+        _, raw, logits = model.body(part, state.ident)
+        density.append(model._density(raw.float(), 0.0))
+        if cfg.num_classes:
+            cls = logits.argmax(-1)
+            routed.append((cls == cfg.head_class) | (cls == cfg.hands_class))
+        else:
+            routed.append(torch.zeros(raw.shape[0], dtype=torch.bool, device=raw.device))
+    density = torch.cat(density).reshape(grid, grid, grid)
+    routed = torch.cat(routed).reshape(grid, grid, grid)
+    occupied = {}
+    for th in OCCUPANCY_DENSITY:
+        occ = ((density > th) | routed).float()[None, None]
+        occupied[th] = torch.nn.functional.max_pool3d(occ, 3, 1, 1)[0, 0] > 0
+
+    totals = {"active": 0.0, **{f"grid_skips@{th:g}": 0.0 for th in OCCUPANCY_DENSITY}}
+    for eps in TERMINATION:
+        totals[f"rays_T<{eps:g}"] = 0.0
+        totals[f"active_before_T<{eps:g}"] = 0.0
+    for start in range(0, idx.numel(), chunk):
+        sel = idx[start:start + chunk]
+        out = model(o[sel], d[sel], near[sel], far[sel], cond, step)
+        active = out["classes"] >= 0                                            # (R,S)
+        totals["active"] += float(active.sum())
+        g = ((out["x_canonical"] - lo) / (hi - lo) * (grid - 1)).round().long().clamp(0, grid - 1)
+        for th, occ in occupied.items():
+            totals[f"grid_skips@{th:g}"] += float((active & ~occ[g[..., 2], g[..., 1], g[..., 0]]).sum())
+        trans = 1.0 - torch.cumsum(out["weights"], dim=1)                      # after each sample
+        pos = torch.arange(trans.shape[1], device=o.device)[None]
+        for eps in TERMINATION:
+            below = trans < eps
+            reached = below.any(1)
+            stop = torch.where(reached, below.float().argmax(1), trans.shape[1])     # first sample below eps
+            totals[f"rays_T<{eps:g}"] += float(reached.sum())
+            totals[f"active_before_T<{eps:g}"] += float((active & (pos <= stop[:, None])).sum())
+    n = max(idx.numel(), 1)
+    out = {k: v / n for k, v in totals.items()}
+    out.update({f"occupied_fraction@{th:g}": float(occ.float().mean()) for th, occ in occupied.items()})
+    return out

@@ -15,7 +15,8 @@ body is opaque from its skin inwards like a trained model's (where rays end a fe
 from the results root the file lies in, at the data's frame size unless --resolution). Rays that miss the
 subject's box cost nothing; the box covers about 40% of a full-body frontal frame.
 --bound adds the ceiling of any exact renderer of these fields on this device (benchmarks/_render_bound.py): the
-samples per ray that carry compositing weight, the D_nr + F_body throughput alone, and their ratio in rays/s.
+samples per ray that carry compositing weight, the D_nr + F_body throughput alone, and their ratio in rays/s; and
+what a canonical occupancy grid (F_body density, Instant-NGP style) and early termination would skip on the frame.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _render_bound import THRESHOLDS, field_rates, sample_counts  # noqa: E402
+from _render_bound import (  # noqa: E402
+    OCCUPANCY_DENSITY, TERMINATION, THRESHOLDS, field_rates, sample_counts, skip_levers)
 from _synthetic import model_config, rss_probe, start_runtime  # noqa: E402
 
 OPAQUE_FACTOR = 50.0
@@ -131,6 +133,7 @@ def print_bound(size: str, density: str, resolution: int, chunk: int, device: to
     """The exact-rendering ceiling (module _render_bound) in float32 and under bf16 autocast, against the paths
     measured in this run."""
     model, _, cond, step, rays = setup(size, density, resolution, device, model_path)
+    density = "model file" if model_path else density                   # what the lines below are labelled
     counts = sample_counts(model, cond, step, rays, chunk)
     needed = counts[f"weight>{THRESHOLDS[0]:g}_per_ray"]
     above = ", ".join(f">{th:g}: {counts[f'weight>{th:g}_per_ray']:.2f}" for th in THRESHOLDS)
@@ -144,6 +147,14 @@ def print_bound(size: str, density: str, resolution: int, chunk: int, device: to
               f"per-sample pipeline {rates['pipeline_samples_per_s']:.0f} samples/s; exact ceiling {ceiling:.0f} "
               f"rays/s (D_nr+F_body only, on the weight>{THRESHOLDS[0]:g} samples only); "
               + ", ".join(f"/ {p} {ceiling / rate:.1f}x" for p, rate in by_path.items()))
+    levers = skip_levers(model, cond, step, rays, chunk)
+    grid = ", ".join(f"density>{th:g}/m: {levers[f'occupied_fraction@{th:g}']:.1%} of the box occupied, skips "
+                     f"{levers[f'grid_skips@{th:g}']:.2f}" for th in OCCUPANCY_DENSITY)
+    print(f"{size:5s} {density:9s} levers: {levers['active']:.2f} active samples/ray; a 64^3 canonical occupancy grid "
+          f"({grid}) active samples/ray")
+    stops = ", ".join(f"T<{eps:g}: {levers[f'rays_T<{eps:g}']:.1%} of rays, {levers[f'active_before_T<{eps:g}']:.2f} "
+                      f"active samples/ray evaluated up to there" for eps in TERMINATION)
+    print(f"{size:5s} {density:9s} levers: early termination {stops}")
 
 
 def probe_memory(size, density, resolution, chunk, path, device_name, model_path) -> dict:
