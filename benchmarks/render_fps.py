@@ -153,7 +153,7 @@ def print_bound(size: str, density: str, resolution: int, chunk: int, device: to
     print(f"{size:5s} {density:9s} levers: {levers['active']:.2f} active samples/ray; a 64^3 canonical occupancy grid "
           f"({grid}) active samples/ray")
     stops = ", ".join(f"T<{eps:g}: {levers[f'rays_T<{eps:g}']:.1%} of rays, {levers[f'active_before_T<{eps:g}']:.2f} "
-                      f"active samples/ray evaluated up to there" for eps in TERMINATION)
+                      "active samples/ray evaluated up to there" for eps in TERMINATION)
     print(f"{size:5s} {density:9s} levers: early termination {stops}")
 
 
