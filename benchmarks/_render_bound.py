@@ -152,6 +152,5 @@ def skip_levers(model, cond, step: int, rays, chunk: int, grid: int = 64) -> dic
             totals[f"rays_T<{eps:g}"] += float(reached.sum())
             totals[f"active_before_T<{eps:g}"] += float((active & (pos <= stop[:, None])).sum())
     n = max(idx.numel(), 1)
-    out = {k: v / n for k, v in totals.items()}
-    out.update({f"occupied_fraction@{th:g}": float(occ.float().mean()) for th, occ in occupied.items()})
-    return out
+    return {**{k: v / n for k, v in totals.items()},
+            **{f"occupied_fraction@{th:g}": float(occ.float().mean()) for th, occ in occupied.items()}}

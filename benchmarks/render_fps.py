@@ -149,6 +149,7 @@ def print_bound(size: str, density: str, resolution: int, chunk: int, device: to
     print(f"{size:5s} {density:9s} levers: early termination {stops}")
     # without foresight a renderer cannot tell the samples that carry weight from the others before running the
     # fields on them: it must evaluate every active sample the grid cannot rule out, up to early termination
+    # (the grid's skips are counted over all active samples, so this errs towards a higher ceiling)
     must = max(levers[f"active_before_T<{TERMINATION[0]:g}"] - levers[f"grid_skips@{OCCUPANCY_DENSITY[-1]:g}"], 1e-9)
     for mode in ("off", "bf16"):
         rates = field_rates(model, cond, step, device, mode)
