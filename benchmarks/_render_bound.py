@@ -106,15 +106,14 @@ def skip_levers(model, cond, step: int, rays, chunk: int, grid: int = 64) -> dic
       samples per ray up to that point (all of them on rays that never get there).
     """
     from talkinnerf.nerf import packed
+    from talkinnerf.nerf.weights import voxel_centres
 
     cfg = model.cfg
     o, d, near, far, hit = rays
     idx = torch.nonzero(hit.reshape(-1)).squeeze(1)
     state = packed.frame_state(model, cond, step, o.dtype, o.device)
     lo, hi = state.bbox[0], state.bbox[1]
-    axes = [torch.linspace(float(lo[a]), float(hi[a]), grid, device=o.device) for a in range(3)]
-    zz, yy, xx = torch.meshgrid(axes[2], axes[1], axes[0], indexing="ij")
-    centres = torch.stack([xx, yy, zz], -1).reshape(-1, 3)
+    centres = voxel_centres(state.bbox, grid).reshape(-1, 3)                  # indexed [z, y, x] like the lookups
     density, routed = [], []
     for part in centres.split(65536):
         _, raw, logits = model.body(part, state.ident)
