@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from talkinnerf.train.sampling import (CAT_ANYWHERE, CAT_ARMS, CAT_HANDS, CAT_SUBJECT, FrameMasks, part_shares,
-                                       patch_pixels, sample_patches)
+from talkinnerf.train.sampling import (CAT_ANYWHERE, CAT_ARMS, CAT_FACE, CAT_HANDS, CAT_SUBJECT, FrameMasks,
+                                       part_shares, patch_pixels, sample_patches)
 
 
 @pytest.mark.parametrize("step,expected", [
@@ -79,3 +79,28 @@ def test_patch_larger_than_frame_is_an_error():
     masks, _ = _masks(8)
     with pytest.raises(ValueError, match="patch size"):
         sample_patches(masks, 1, 16, 0.8, 0.2, 0.0, torch.Generator())
+
+
+def test_face_share_centres_that_share_of_the_other_subject_patches_on_head_pixels():
+    masks, _ = _masks()
+    head = torch.zeros(64, 64, dtype=torch.bool)
+    head[16:22, 28:36] = True
+    masks.head = torch.nonzero(head.reshape(-1)).reshape(-1)
+    p = 8
+    corners, cats = sample_patches(masks, 4000, p, 0.8, 0.2, 0.0, torch.Generator().manual_seed(2), face_share=0.5)
+    # in-subject 0.8: hands 0.2 of it, the other 0.8 split half face, half anywhere on the subject
+    assert abs((cats == CAT_HANDS).float().mean().item() - 0.16) < 0.03
+    assert abs((cats == CAT_FACE).float().mean().item() - 0.32) < 0.03
+    assert abs((cats == CAT_SUBJECT).float().mean().item() - 0.32) < 0.03
+    face = cats == CAT_FACE
+    assert head[corners[face, 0] + p // 2, corners[face, 1] + p // 2].all()   # no shift: the head is inside
+    # without a face share (the paper's draws) the sequence is the one it always was
+    a = sample_patches(masks, 50, p, 0.8, 0.2, 0.6, torch.Generator().manual_seed(3))
+    b = sample_patches(masks, 50, p, 0.8, 0.2, 0.6, torch.Generator().manual_seed(3), face_share=0.0)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_face_share_without_head_pixels_falls_back_to_the_subject():
+    masks, _ = _masks()
+    _, cats = sample_patches(masks, 300, 8, 1.0, 0.0, 0.0, torch.Generator().manual_seed(4), face_share=1.0)
+    assert (cats == CAT_SUBJECT).all()

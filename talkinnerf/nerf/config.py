@@ -13,6 +13,7 @@ from typing import Any
 
 
 BASELINES = ("none", "humannerf")
+FIELD_BACKENDS = ("mlp", "planes")
 BODY_CLASS = 1  # part label of the body (talkinnerf/body/parts.py): every sample's class without a segmentation head
 
 
@@ -31,6 +32,20 @@ class ModelConfig:
     face_width: int = 64
     hands_depth: int = 4              # = field_depth, so that hands_from_body can copy F_body
     hands_width: int = 64
+
+    # --- field backend (docs/model.md "Field backends"): mlp = the paper's PE + MLP fields; planes = multi-scale
+    # feature planes read with grid_sample + a small decoder MLP (talkinnerf/nerf/fields_planes.py). Both backends
+    # keep every module's role; D_nr, D_hands and the weight volume are the same for both. -------------------------
+    field: str = "mlp"
+    plane_channels: int = 8                              # features per plane and scale
+    plane_resolutions: tuple[int, ...] = (32, 64, 128, 256)   # F_body / F_hands planes over plane_box
+    plane_box: tuple[float, ...] = (-1.0, -1.35, -0.45, 1.0, 0.75, 0.45)   # canonical metres x0 y0 z0 x1 y1 z1
+    face_plane_resolutions: tuple[int, ...] = (32, 64, 128, 256)  # F_face planes over face_plane_box (the head)
+    face_plane_box: tuple[float, ...] = (-0.2, 0.15, -0.25, 0.2, 0.75, 0.25)
+    plane_decoder_depth: int = 2                         # decoder MLP after the planes
+    plane_decoder_width: int = 64
+    plane_tv: float = 1e-4                               # weight of the planes' total-variation prior in the loss
+    plane_lr_scale: float = 4.0                          # planes' lr / base lr (texels see few samples each)
 
     # --- D_nr: non-rigid offset MLP (paper: 6 x 128, skip at 4, PE 6 with truncated Hann window) --------------------
     nr_depth: int = 3
@@ -97,13 +112,24 @@ class ModelConfig:
         size = self.volume_size
         if size < 8 or size & (size - 1):
             raise ValueError(f"ModelConfig.volume_size must be a power of two >= 8, got {size}")
+        if self.field not in FIELD_BACKENDS:
+            raise ValueError(f"ModelConfig.field must be one of {FIELD_BACKENDS}, got {self.field!r}")
+        for name in ("plane_resolutions", "face_plane_resolutions"):
+            setattr(self, name, tuple(int(r) for r in getattr(self, name)))
+            if not getattr(self, name) or min(getattr(self, name)) < 2:
+                raise ValueError(f"ModelConfig.{name} must list resolutions >= 2, got {getattr(self, name)}")
+        for name in ("plane_box", "face_plane_box"):
+            box = tuple(float(v) for v in getattr(self, name))
+            if len(box) != 6 or not all(box[i] < box[i + 3] for i in range(3)):
+                raise ValueError(f"ModelConfig.{name} must be (x0, y0, z0, x1, y1, z1) with x0 < x1 etc., got {box}")
+            setattr(self, name, box)
         if self.baseline not in BASELINES:
             raise ValueError(f"ModelConfig.baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.samples_per_ray < 2:
             raise ValueError(f"ModelConfig.samples_per_ray must be >= 2, got {self.samples_per_ray}")
         if self.nr_full_band < self.nr_kick_in or self.hand_def_full_band < self.hand_def_kick_in:
             raise ValueError("ModelConfig: a *_full_band step must not precede its *_kick_in step")
-        if self.hands_from_body and not self.body_only and (
+        if self.hands_from_body and not self.body_only and self.field == "mlp" and (
                 (self.hands_depth, self.hands_width) != (self.field_depth, self.field_width)):
             raise ValueError("ModelConfig.hands_from_body copies F_body into F_hands: hands_depth/hands_width "
                              f"({self.hands_depth}/{self.hands_width}) must equal field_depth/field_width "

@@ -19,7 +19,8 @@ from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.composite import composite_with_hands, sample_intervals, stratified_samples
 from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.nerf.encoding import hann_window
-from talkinnerf.nerf.fields import OffsetField, PoseRefiner, RadianceField
+from talkinnerf.nerf.field_factory import copy_field, radiance_field
+from talkinnerf.nerf.fields import OffsetField, PoseRefiner
 from talkinnerf.nerf.weights import WeightVolumeDecoder, bone_log_prior, voxel_centres
 
 CANONICAL_JOINT_MARGIN = 0.1  # metres the canonical bbox reaches beyond moved joints (fingertips, limb radius)
@@ -105,25 +106,23 @@ class TalkinNeRF(nn.Module):
         self.non_rigid = (OffsetField(nr_cond, cfg.nr_depth, cfg.nr_width, cfg.nr_pe_bands)
                           if cfg.non_rigid else None)
         per_layer = idim if cfg.identity_every_layer else 0   # the code is the last idim entries of each condition
-        self.body = RadianceField(idim, cfg.field_depth, cfg.field_width, cfg.field_pe_bands, cfg.num_classes,
-                                  per_layer)
+        self.body = radiance_field(cfg, "body", idim, cfg.num_classes, per_layer)
         if cfg.faithful_humannerf and cfg.relu_density_init:
             with torch.no_grad():                              # raw density = output 3 of F_body's head
                 self.body.mlp.head.bias[3] = cfg.relu_density_init
         self.face = self.hands = self.hands_left = self.hands_right = None
         self.hand_deform = self.hand_deform_left = self.hand_deform_right = None
         if not cfg.body_only:
-            self.face = RadianceField(cfg.expression_dim + idim, cfg.face_depth, cfg.face_width, cfg.field_pe_bands,
-                                      0, per_layer)
+            self.face = radiance_field(cfg, "face", cfg.expression_dim + idim, 0, per_layer)
             hand_args = (cfg.hand_def_depth, cfg.hand_def_width, cfg.hand_def_pe_bands)
-            field_args = (idim, cfg.hands_depth, cfg.hands_width, cfg.field_pe_bands, 0, per_layer)
             if cfg.separate_hands:
-                self.hands_left, self.hands_right = RadianceField(*field_args), RadianceField(*field_args)
+                self.hands_left = radiance_field(cfg, "hands", idim, 0, per_layer)
+                self.hands_right = radiance_field(cfg, "hands", idim, 0, per_layer)
                 if not cfg.no_hand_deformation:
                     self.hand_deform_left = OffsetField(45, *hand_args)
                     self.hand_deform_right = OffsetField(45, *hand_args)
             else:
-                self.hands = RadianceField(*field_args)
+                self.hands = radiance_field(cfg, "hands", idim, 0, per_layer)
                 if not cfg.no_hand_deformation:
                     self.hand_deform = OffsetField(90, *hand_args)
         self._prior_cache: dict[tuple, torch.Tensor] = {}
@@ -146,6 +145,11 @@ class TalkinNeRF(nn.Module):
                 params = list(module.parameters())
                 seen.update(id(p) for p in params)
                 groups.append({"name": name, "params": params, "lr": lr})
+        # explicit features (plane texels) each see few samples per step: their own, larger lr
+        planes = [p for name, p in self.named_parameters() if ".planes.planes." in name and id(p) not in seen]
+        if planes:
+            seen.update(id(p) for p in planes)
+            groups.append({"name": "planes", "params": planes, "lr": self.cfg.plane_lr_scale * base_lr})
         rest = [p for p in self.parameters() if id(p) not in seen]
         groups.insert(0, {"name": "fields", "params": rest, "lr": base_lr})
         return groups
@@ -159,12 +163,18 @@ class TalkinNeRF(nn.Module):
         cfg = self.cfg
         if cfg.body_only or not cfg.hands_from_body or step != cfg.hands_kick_in:
             return
-        source = self.body.mlp.state_dict()
         for field in (self.hands, self.hands_left, self.hands_right):
-            if field is None:
-                continue
-            for name, value in field.mlp.state_dict().items():
-                value.copy_(source[name][:value.shape[0]] if name.startswith("head.") else source[name])
+            if field is not None:
+                copy_field(self.body, field)
+
+    def regularisation(self) -> torch.Tensor | None:
+        """The fields' priors the trainer adds to the loss (the planes' total variation times cfg.plane_tv); None
+        when no field has one (the paper's MLPs)."""
+        terms = [f.regularisation() for f in (self.body, self.face, self.hands, self.hands_left, self.hands_right)
+                 if f is not None and hasattr(f, "regularisation")]
+        if not terms or self.cfg.plane_tv <= 0:
+            return None
+        return self.cfg.plane_tv * sum(terms)
 
     def hands_active(self, step: int) -> bool:
         return not self.cfg.body_only and step >= self.cfg.hands_kick_in

@@ -22,7 +22,7 @@ from talkinnerf.train.sampling import FrameMasks
 REQUIRED_KEYS = ("poses_body", "jaw_pose", "expression", "hands", "transl", "K", "R", "t",
                  "canonical_joints", "parents", "canonical_bbox", "bbox")
 
-ARMS_LABEL, HANDS_LABEL = 2, 3
+ARMS_LABEL, HANDS_LABEL, HEAD_LABEL = 2, 3, 4
 
 
 def _read_png(path: Path, subject: str, gray: bool) -> np.ndarray:
@@ -123,14 +123,15 @@ class SubjectData:
         return clip(r0), clip(r1), clip(c0), clip(c1)
 
     def masks(self, frame: int) -> FrameMasks:
-        """Pixel pools for patch centres (subject box, arm pixels, hand pixels)."""
+        """Pixel pools for patch centres (subject box, arm, hand and head pixels)."""
         def load():
             r0, r1, c0, c1 = self.subject_rect(frame)
             inside = torch.zeros(self.size, self.size, dtype=torch.bool)
             inside[r0:r1, c0:c1] = True
             lab = self.labels(frame)
             flat = lambda m: torch.nonzero(m.reshape(-1)).reshape(-1)  # noqa: E731
-            return FrameMasks(self.size, flat(inside), flat(lab == ARMS_LABEL), flat(lab == HANDS_LABEL))
+            return FrameMasks(self.size, flat(inside), flat(lab == ARMS_LABEL), flat(lab == HANDS_LABEL),
+                              flat(lab == HEAD_LABEL))
         return self._cached(("masks", frame), load)
 
     def conditioning(self, frame: int, device: torch.device | str = "cpu"):

@@ -21,7 +21,7 @@ PAPER_PART_SCHEDULE: tuple[tuple[int, float, float], ...] = (
 PAPER_PART_FINAL: tuple[float, float] = (0.2, 0.0)
 
 # patch categories reported by sample_patches (for logging / tests)
-CAT_ANYWHERE, CAT_SUBJECT, CAT_ARMS, CAT_HANDS = 0, 1, 2, 3
+CAT_ANYWHERE, CAT_SUBJECT, CAT_ARMS, CAT_HANDS, CAT_FACE = 0, 1, 2, 3, 4
 
 
 def part_shares(step: int, iterations: int, paper_iterations: int = PAPER_ITERATIONS) -> tuple[float, float]:
@@ -45,6 +45,7 @@ class FrameMasks:
     subject: torch.Tensor     # (Ns,) pixels inside the subject's projected box
     arms: torch.Tensor        # (Na,) pixels labelled arms
     hands: torch.Tensor       # (Nh,) pixels labelled hands
+    head: torch.Tensor | None = None   # (Nf,) pixels labelled head (the face share's pool)
 
 
 def _pick(pixels: torch.Tensor, generator: torch.Generator) -> int:
@@ -52,12 +53,16 @@ def _pick(pixels: torch.Tensor, generator: torch.Generator) -> int:
 
 
 def sample_patches(masks: FrameMasks, n_patches: int, patch: int, inside_share: float, hands_share: float,
-                   arms_share: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+                   arms_share: float, generator: torch.Generator, face_share: float = 0.0
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Choose ``n_patches`` square patches of side ``patch``.
 
     Each patch centre independently lies inside the subject with probability ``inside_share``; an inside
     centre is a hand pixel with probability ``hands_share``, an arm pixel with ``arms_share``, else any
     subject pixel (empty sets fall back to the subject, then to anywhere). Patches are shifted to fit.
+    ``face_share`` (not in supp. B, whose schedule covers hands and arms only; 0 keeps the paper's draws) takes
+    that share of the remaining in-subject centres from head pixels: a face is a few percent of the subject's
+    box, so without it F_face sees a face patch in a few percent of the iterations.
     Returns top-left corners (n, 2) long as (row, col) and categories (n,) long (CAT_*).
     """
     size = masks.size
@@ -71,7 +76,12 @@ def sample_patches(masks: FrameMasks, n_patches: int, patch: int, inside_share: 
         cat = CAT_ANYWHERE
         if inside < inside_share:
             cat = CAT_HANDS if part < hands_share else CAT_ARMS if part < hands_share + arms_share else CAT_SUBJECT
-        pool = {CAT_HANDS: masks.hands, CAT_ARMS: masks.arms, CAT_SUBJECT: masks.subject}.get(cat)
+            rest = 1.0 - hands_share - arms_share
+            if cat == CAT_SUBJECT and face_share > 0 and rest > 0 and \
+                    (part - hands_share - arms_share) < face_share * rest:
+                cat = CAT_FACE
+        pool = {CAT_HANDS: masks.hands, CAT_ARMS: masks.arms, CAT_SUBJECT: masks.subject,
+                CAT_FACE: masks.head if masks.head is not None else masks.subject[:0]}.get(cat)
         if pool is not None and len(pool) == 0:
             cat, pool = CAT_SUBJECT, masks.subject
         if pool is not None and len(pool) == 0:

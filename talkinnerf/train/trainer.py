@@ -47,6 +47,8 @@ class TrainConfig:
     patch_size: int = 16               # paper: 32
     inside_share: float = 0.8          # share of patch centres inside the subject's projected box
     part_schedule: bool = True         # supp. B hands/arms shares; False: plain 80% inside sampling
+    face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
+                                       # 0: the paper's draws; docs/training.md)
     subjects_per_step: int = 1         # distinct subjects one iteration's patches are split among (0: all, up to
                                        # `patches`); 1: one frame of one subject per iteration
     paper_iterations: int = 400_000    # the schedule's reference length (phase boundaries scale by iterations/this)
@@ -76,6 +78,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.iterations < 1:
             raise ValueError(f"train.iterations must be >= 1, got {self.iterations}")
+        if not 0.0 <= self.face_share <= 1.0:
+            raise ValueError(f"train.face_share must be in [0, 1], got {self.face_share}")
         if not 0.0 <= self.inside_share <= 1.0:
             raise ValueError(f"train.inside_share must be in [0, 1], got {self.inside_share}")
         if self.autocast not in ("off", "bf16"):
@@ -168,8 +172,9 @@ def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: t
     # HumanNeRF samples patches 80% inside the subject's box, without TalkinNeRF's hands/arms shares
     parts = cfg.part_schedule and not cfg.model.faithful_humannerf
     hands, arms = part_shares(step, cfg.iterations, cfg.paper_iterations) if parts else (0.0, 0.0)
+    face = cfg.face_share if parts else 0.0
     corners, cats = sample_patches(subject.masks(frame), n_patches or cfg.patches, cfg.patch_size, cfg.inside_share,
-                                   hands, arms, gen)
+                                   hands, arms, gen, face)
     rows, cols = patch_pixels(corners, cfg.patch_size)
     origins, dirs, near, far, hit = subject.rays(frame, rows, cols)
     return dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
@@ -347,6 +352,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
+    regularisation = getattr(model, "regularisation", None)
     last_lpips = torch.zeros(())
     finite_guard = FiniteGuard(ckpt_dir, f"training {meta.get('setting') or out.name}")
     for step in range(start, end):
@@ -366,6 +372,9 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
                          with_lpips=with_lpips)
         if with_lpips:
             last_lpips = losses["lpips"]       # logged as the latest computed value (lpips_every > 1)
+        prior = regularisation() if regularisation is not None else None
+        if prior is not None:                  # the fields' own prior (plane total variation), absent for MLPs
+            losses = {**losses, "field_prior": prior, "total": losses["total"] + prior}
         finite_guard.observe(step, losses)     # NaN/Inf stop training before a checkpoint holds them
         optimizer.zero_grad(set_to_none=True)
         if losses["total"].requires_grad:

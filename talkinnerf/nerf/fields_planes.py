@@ -1,0 +1,116 @@
+"""Explicit-feature radiance fields: multi-scale feature planes read with ``grid_sample`` plus a small decoder MLP.
+
+A sibling of :class:`talkinnerf.nerf.fields.RadianceField` with the same interface, ``(x_c (N,3), condition (C,)) ->
+rgb (N,3), raw density (N,), logits (N,L)``, chosen by ``ModelConfig.field = "planes"`` (talkinnerf.nerf.field_factory).
+
+Each scale holds three axis-aligned planes (xy, xz, yz) of ``channels`` features over a fixed canonical box; a point's
+feature at one scale is the product of its three bilinear reads (K-planes, Fridovich-Keil et al. 2023: the product
+localises a feature to the point where a sum would smear it along three lines), and the scales are concatenated.
+The decoder is the same condition-folding MLP as the paper's fields (talkinnerf.nerf.mlp), so the identity code
+(and, for F_face, the expression [psi; jaw]) conditions every field exactly as before: the per-frame condition
+enters the decoder's first layer (and, with ``layer_cond_dim``, every hidden layer) as a bias.
+
+Why planes on this CPU: a read is 12 bilinear gathers per scale instead of eight 256-wide matmuls, so a sample costs
+a fraction of the paper MLP's, and fine detail (eyes, mouth, fingers) lives in the planes' texels instead of in
+high positional-encoding bands an MLP needs thousands of iterations to fit (docs/model.md, docs/speed.md).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from talkinnerf.nerf.mlp import MLP
+
+# plane k reads coordinates (a, b) of the point: xy, xz, yz
+PLANE_AXES = ((0, 1), (0, 2), (1, 2))
+
+
+class MultiScalePlanes(nn.Module):
+    """x (N,3) in metres -> features (N, channels * len(resolutions)).
+
+    ``box`` = (x0, y0, z0, x1, y1, z1): the canonical region the planes cover; points outside read the border texels
+    (the model only sends points inside the subject's padded canonical box, and the face/hand routes only their part).
+    Planes start uniform in [init_lo, init_hi] (K-planes' initialisation: the product of three reads starts positive
+    and varied, not zero, so every texel receives gradient from the first step).
+    """
+
+    def __init__(self, box: Sequence[float], resolutions: Sequence[int], channels: int,
+                 init_lo: float = 0.1, init_hi: float = 0.5) -> None:
+        super().__init__()
+        if len(box) != 6:
+            raise ValueError(f"plane box must have 6 entries (x0, y0, z0, x1, y1, z1), got {list(box)}")
+        lo, hi = torch.tensor(box[:3], dtype=torch.float32), torch.tensor(box[3:], dtype=torch.float32)
+        if not bool((hi > lo).all()):
+            raise ValueError(f"plane box must have x1 > x0, y1 > y0, z1 > z0, got {list(box)}")
+        if not resolutions or min(resolutions) < 2 or channels < 1:
+            raise ValueError(f"planes need resolutions >= 2 and channels >= 1, got {list(resolutions)}, {channels}")
+        self.register_buffer("lo", lo, persistent=False)
+        self.register_buffer("inv_half", 2.0 / (hi - lo), persistent=False)
+        self.resolutions = tuple(int(r) for r in resolutions)
+        self.channels = int(channels)
+        self.planes = nn.ParameterList(
+            nn.Parameter(torch.empty(3, channels, r, r).uniform_(init_lo, init_hi)) for r in self.resolutions)
+
+    @property
+    def out_dim(self) -> int:
+        return self.channels * len(self.resolutions)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """(N,3) metres -> (N,3) in [-1,1] over the box (clamped)."""
+        return ((x - self.lo.to(x)) * self.inv_half.to(x) - 1.0).clamp(-1.0, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.normalise(x)
+        # (3,1,N,2): grid_sample's last axis is (column, row) = (first, second) coordinate of each plane
+        grid = torch.stack([u[:, list(axes)] for axes in PLANE_AXES])[:, None]
+        feats = []
+        for plane in self.planes:
+            reads = F.grid_sample(plane.to(u.dtype), grid, mode="bilinear", padding_mode="border",
+                                  align_corners=True)                       # (3,C,1,N)
+            feats.append((reads[0] * reads[1] * reads[2])[:, 0].t())         # (N,C)
+        return torch.cat(feats, dim=-1)
+
+    def total_variation(self) -> torch.Tensor:
+        """Mean squared difference of neighbouring texels, averaged over scales: the smoothness prior that keeps
+        texels a monocular video sees rarely from holding noise (K-planes' spatial TV)."""
+        total = self.planes[0].new_zeros(())
+        for plane in self.planes:
+            total = total + (plane[..., 1:, :] - plane[..., :-1, :]).pow(2).mean() \
+                + (plane[..., :, 1:] - plane[..., :, :-1]).pow(2).mean()
+        return total / len(self.planes)
+
+
+class PlaneRadianceField(nn.Module):
+    """(x_c (N,3), condition (C,)) -> rgb (N,3) in [0,1], raw density (N,), logits (N,L): RadianceField's contract.
+
+    Features = planes(x) and x normalised to the box (a coarse position the decoder can use everywhere); the
+    decoder is an MLP of ``depth`` x ``width`` with the condition folded into its biases. ``layer_cond_dim`` as in
+    RadianceField: the identity code (the condition's last entries) also enters every hidden layer.
+    """
+
+    def __init__(self, cond_dim: int, box: Sequence[float], resolutions: Sequence[int], channels: int, depth: int,
+                 width: int, num_logits: int = 0, layer_cond_dim: int = 0) -> None:
+        super().__init__()
+        if not 0 <= layer_cond_dim <= cond_dim:
+            raise ValueError(f"layer_cond_dim {layer_cond_dim} must be in [0, cond_dim={cond_dim}]")
+        self.num_logits = num_logits
+        self.layer_cond_dim = layer_cond_dim
+        self.planes = MultiScalePlanes(box, resolutions, channels)
+        self.mlp = MLP(self.planes.out_dim + 3 + cond_dim, 4 + num_logits, depth, width, None,
+                       layer_cond_dim=layer_cond_dim)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        cond = cond.reshape(-1)
+        feats = torch.cat([self.planes(x), self.planes.normalise(x)], dim=-1)
+        out = self.mlp(feats, cond, cond[cond.numel() - self.layer_cond_dim:] if self.layer_cond_dim else None)
+        return torch.sigmoid(out[:, :3]), out[:, 3], out[:, 4:]
+
+    def regularisation(self) -> torch.Tensor:
+        return self.planes.total_variation()
+
+
+__all__ = ["MultiScalePlanes", "PlaneRadianceField", "PLANE_AXES"]

@@ -1,0 +1,138 @@
+"""The explicit-feature field backend (model.field: planes): plane reads, the field contract, the model around it."""
+
+import pytest
+import torch
+
+from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.nerf.fields_planes import MultiScalePlanes, PlaneRadianceField
+from talkinnerf.nerf.model import TalkinNeRF
+from talkinnerf.nerf.synthetic import frontal_rays, synthetic_conditioning
+
+LATE = 10 ** 6
+BOX = (-1.0, -2.0, -0.5, 1.0, 2.0, 0.5)
+
+
+def test_a_point_on_a_texel_reads_the_product_of_its_three_planes():
+    planes = MultiScalePlanes(BOX, (5,), channels=2)
+    with torch.no_grad():
+        planes.planes[0].copy_(torch.arange(3 * 2 * 25, dtype=torch.float32).reshape(3, 2, 5, 5) / 100)
+    # texel (i, j, k) of a 5-texel grid over the box: x = -1 + i/2, y = -2 + j, z = -0.5 + k/4
+    i, j, k = 1, 3, 4
+    x = torch.tensor([[-1.0 + i * 0.5, -2.0 + j * 1.0, -0.5 + k * 0.25]])
+    p = planes.planes[0]
+    # plane xy: column = x index, row = y index; xz: column x, row z; yz: column y, row z
+    want = p[0, :, j, i] * p[1, :, k, i] * p[2, :, k, j]
+    assert torch.allclose(planes(x)[0], want, atol=1e-6)
+
+
+def test_reads_interpolate_and_clamp_to_the_box():
+    planes = MultiScalePlanes(BOX, (3, 9), channels=4)
+    inside = torch.tensor([[0.1, 0.2, 0.0]])
+    outside = torch.tensor([[5.0, 0.2, 0.0]])       # beyond x1: reads the border texels, as x = x1 does
+    at_border = torch.tensor([[1.0, 0.2, 0.0]])
+    assert planes(inside).shape == (1, 8)
+    assert torch.allclose(planes(outside), planes(at_border))
+    assert torch.allclose(planes.normalise(torch.tensor([[-1.0, -2.0, -0.5], [1.0, 2.0, 0.5]])),
+                          torch.tensor([[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]]))
+
+
+def test_total_variation_is_zero_on_constant_planes_and_positive_otherwise():
+    planes = MultiScalePlanes(BOX, (4, 8), channels=2)
+    assert planes.total_variation() > 0
+    with torch.no_grad():
+        for p in planes.planes:
+            p.fill_(0.3)
+    assert planes.total_variation() == 0
+
+
+def test_field_contract_conditions_and_gradients():
+    torch.manual_seed(0)
+    field = PlaneRadianceField(cond_dim=13 + 8, box=BOX, resolutions=(8, 16), channels=4, depth=2, width=32,
+                               num_logits=5, layer_cond_dim=8)
+    x = torch.rand(100, 3) - 0.5
+    cond = torch.randn(21)
+    rgb, raw, logits = field(x, cond)
+    assert rgb.shape == (100, 3) and raw.shape == (100,) and logits.shape == (100, 5)
+    assert bool(((rgb >= 0) & (rgb <= 1)).all())
+    other = cond.clone()
+    other[-8:] += 1.0                                   # another identity code: another colour
+    assert not torch.allclose(field(x, other)[0], rgb)
+    (rgb.sum() + raw.sum() + logits.sum()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in field.planes.planes)
+
+
+@pytest.mark.parametrize("box", [(0, 0, 0, 1, 1), (0, 0, 0, 1, -1, 1)])
+def test_bad_boxes_are_refused(box):
+    with pytest.raises(ValueError, match="box"):
+        ModelConfig(field="planes", plane_box=box)
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="field"):
+        ModelConfig(field="hashgrid")
+
+
+def _model(**changes) -> TalkinNeRF:
+    torch.manual_seed(0)
+    cfg = ModelConfig(field="planes", volume_size=16, prior_sigma=0.05, plane_resolutions=(8, 16),
+                      face_plane_resolutions=(8, 16), **changes)
+    return TalkinNeRF(cfg, num_identities=2)
+
+
+def test_model_with_planes_renders_trains_and_groups_the_texels():
+    model = _model().train()
+    out = model(*frontal_rays(256), synthetic_conditioning(), step=LATE)
+    assert out["rgb"].shape == (256, 3) and out["seg_logits"].shape == (256, 5)
+    prior = model.regularisation()
+    assert prior is not None and prior > 0
+    (out["rgb"].square().sum() + prior).backward()
+    assert model.body.planes.planes[0].grad.abs().sum() > 0
+    groups = {g["name"]: g for g in model.param_groups(1e-3)}
+    assert groups["planes"]["lr"] == pytest.approx(model.cfg.plane_lr_scale * 1e-3)
+    ids = [id(p) for g in groups.values() for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    planes = {id(p) for f in (model.body, model.face, model.hands) for p in f.planes.parameters()}
+    assert {id(p) for p in groups["planes"]["params"]} == planes
+
+
+def test_the_paper_mlps_have_no_prior_and_no_planes_group():
+    torch.manual_seed(0)
+    model = TalkinNeRF(ModelConfig(volume_size=16), num_identities=1)
+    assert model.regularisation() is None
+    assert "planes" not in {g["name"] for g in model.param_groups(1e-3)}
+
+
+def test_face_planes_cover_the_head_box_and_body_planes_the_body_box():
+    model = _model()
+    assert torch.allclose(model.face.planes.lo, torch.tensor(model.cfg.face_plane_box[:3]))
+    assert torch.allclose(model.body.planes.lo, torch.tensor(model.cfg.plane_box[:3]))
+    assert model.face.mlp.in_dim == model.face.planes.out_dim + 3 + 13 + model.cfg.identity_dim
+
+
+def test_hands_start_as_a_copy_of_the_body_field_on_planes():
+    kick = 5
+    model = _model(hands_from_body=True, hands_kick_in=kick)
+    x = torch.rand(64, 3) - 0.5
+    ident = model.identity(torch.tensor(1))
+    assert not torch.allclose(model.hands(x, ident)[0], model.body(x, ident)[0])
+    model.prepare_step(kick)
+    assert torch.allclose(model.hands(x, ident)[0], model.body(x, ident)[0])
+    assert torch.allclose(model.hands(x, ident)[1], model.body(x, ident)[1])
+
+
+@pytest.mark.parametrize("switch", ["no_hand_deformation", "no_hand_background", "separate_hands",
+                                    "hand_joints_in_canonical", "no_jaw", "four_classes", "humannerf"])
+def test_every_ablation_switch_builds_and_renders_on_planes(switch):
+    model = _model(**{switch: True}).eval()
+    full = _model().eval()
+    rays, cond = frontal_rays(128), synthetic_conditioning()
+    out = model(*rays, cond, step=LATE)
+    assert torch.isfinite(out["rgb"]).all()
+    classes = 4 if switch == "four_classes" else 5
+    assert out["seg_logits"].shape == (128, classes)
+    if switch == "no_jaw":
+        assert model.face.mlp.in_dim == full.face.mlp.in_dim - 3
+    if switch == "humannerf":
+        assert model.face is None and model.hands is None
+    if switch == "separate_hands":
+        assert model.hands is None and model.hands_left is not None and model.hands_right is not None
