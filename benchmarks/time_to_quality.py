@@ -1,16 +1,21 @@
-"""Held-out PSNR against training wall-clock seconds for the demo, "before" vs "after" the speed work, in one run.
+"""Held-out quality (PSNR / SSIM / LPIPS: full frame, face, hands) against training wall-clock seconds, for several
+training arms side by side in one run (by default the two field backends, `model.field: mlp | planes`).
 
-python benchmarks/time_to_quality.py --data /tmp/fresh_demo/results [--iterations 600] [--eval-every 100]
-    [--after-autocast off] [--before reference] [--sizes demo] [--out benchmarks/results/time_to_quality.png]
-Both runs train the demo model (config.yaml `train:` options, the subjects of --data, same seed and batches) in the
-same process, iteration by iteration in turn, so that a busy machine slows both alike:
-  before: --before reference: every sample through the K-joint weight lookup (no joint-box culling), conditions
-          concatenated to every sample, evaluation by the dense renderer;
-          --before float32: the default path in float32 (isolates --after-autocast);
-  after:  joint-box culling, folded conditions, evaluation by the fast renderer, MLPs under --after-autocast.
---sizes paper swaps in the paper's network sizes (ModelConfig.paper_sizes, 128 samples per ray) on the demo data.
-Every --eval-every iterations each model renders one held-out frame per subject (its own renderer); the x axis is
-the training seconds plus that run's evaluation seconds so far. Writes a PNG and a CSV next to it.
+python benchmarks/time_to_quality.py --data results [--subjects ava ben chloe] [--arms mlp planes]
+    [--iterations 600] [--eval-every 100] [--eval-frames 2] [--threads 1]
+    [--set planes.model.plane_channels=16 --set planes.train.face_share=0.3 ...]
+    [--out docs/measurements/time_to_quality.png]
+
+Every arm trains from config.yaml's `train:` section (the subjects of --data, same seed) with its own overrides:
+  mlp:       the paper's PE + MLP fields (model.field: mlp) at the config's sizes;
+  planes:    multi-scale feature planes + decoder (model.field: planes);
+  reference: the MLP fields without the speed work (no joint-box culling, conditions concatenated, dense renderer),
+             the "before" of docs/speed.md;
+  bf16:      the MLP fields under bf16 autocast;
+and `--set ARM.SECTION.KEY=VALUE` (SECTION model or train, VALUE parsed as YAML) changes any option of one arm.
+The arms train iteration by iteration in turn in the same process, so that a busy machine slows them alike. Every
+--eval-every iterations each arm renders --eval-frames held-out frames per subject; the x axis is the training
+seconds only (evaluation is timed apart and printed). Writes a PNG with one panel per metric and a CSV beside it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import math
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
@@ -32,15 +39,25 @@ REPO = Path(__file__).resolve().parents[1]
 PAPER_SIZE_FIELDS = ("field_depth", "field_width", "field_pe_bands", "face_depth", "face_width", "hands_depth",
                      "hands_width", "nr_depth", "nr_width", "hand_def_depth", "hand_def_width", "volume_latent",
                      "volume_size", "volume_channels", "pose_refine_depth", "pose_refine_width", "samples_per_ray")
+# arm -> (model overrides, train overrides, joint-box culling, folded conditions, fast renderer, autocast)
+ARMS = {
+    "mlp": ({"field": "mlp"}, {}, True, True, True, "off"),
+    "planes": ({"field": "planes"}, {}, True, True, True, "off"),
+    "reference": ({"field": "mlp"}, {}, False, False, False, "off"),
+    "bf16": ({"field": "mlp"}, {}, True, True, True, "bf16"),
+}
+METRICS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face", "psnr_hands", "ssim_hands")
 
 
 class Run:
-    def __init__(self, name: str, cfg, data, device, cull: bool, autocast: str, render_options, fold: bool = True):
+    def __init__(self, name: str, cfg, data, device, cull: bool, autocast: str, render_options, fold: bool,
+                 lpips_metric, eval_frames: int):
         from talkinnerf.nerf.mlp import set_folding
         from talkinnerf.train.losses import TalkinLoss, make_lpips
         from talkinnerf.train.trainer import default_model_factory, effective_loss_weights, seed_everything
 
         self.name, self.cfg, self.data, self.device, self.render_options = name, cfg, data, device, render_options
+        self.lpips_metric, self.eval_frames = lpips_metric, eval_frames
         self.gen = seed_everything(cfg.seed)
         self.model = default_model_factory(cfg.model, len(data)).to(device).train()
         self.model.joint_box_culling = cull
@@ -54,64 +71,103 @@ class Run:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: cfg.decay_rate ** (s / decay))
         self.background = torch.tensor(cfg.model.background, dtype=torch.float32)
         self.seconds = 0.0
+        self.eval_seconds = 0.0
+        self.eval_count = 0
         self.rows: list[dict] = []
         self.rng = torch.get_rng_state()   # each run its own global stream (sample jitter): interleaving is neutral
 
     def step(self, step: int) -> None:
-        from talkinnerf.train.trainer import render_batch, sample_batch
+        from talkinnerf.train.trainer import render_batch, sample_step
 
         torch.set_rng_state(self.rng)
         t0 = time.perf_counter()
         cfg = self.cfg
         self.model.prepare_step(step)
-        batch = sample_batch(self.data, cfg, step, self.gen)
-        rgb, seg_logits, hit_idx = render_batch(self.model, batch, step, self.background, self.device)
+        batches = sample_step(self.data, cfg, step, self.gen)
+        rendered = [render_batch(self.model, b, step, self.background, self.device) for b in batches]
+        rgb = torch.cat([r[0] for r in rendered])
+        hit = [(r[1], b["labels"][r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
+        seg = torch.cat([h[0] for h in hit]) if hit else rendered[0][1]
+        labels = torch.cat([h[1] for h in hit]) if hit else torch.zeros(0, dtype=torch.long)
+        gt = torch.cat([b["gt"] for b in batches])
         n, p = cfg.patches, cfg.patch_size
-        losses = self.loss_fn(rgb.reshape(n, p, p, 3), batch["gt"].to(self.device).reshape(n, p, p, 3), seg_logits,
-                              batch["labels"].to(self.device)[hit_idx], with_lpips=step % cfg.lpips_every == 0)
+        losses = self.loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg, labels,
+                              with_lpips=step % cfg.lpips_every == 0)
+        total = losses["total"]
+        prior = self.model.regularisation()
+        if prior is not None:
+            total = total + prior
         self.opt.zero_grad(set_to_none=True)
-        if losses["total"].requires_grad:
-            losses["total"].backward()
+        if total.requires_grad:
+            total.backward()
             self.opt.step()
         self.sched.step()
         self.seconds += time.perf_counter() - t0
         self.rng = torch.get_rng_state()
 
     def evaluate(self, step: int) -> None:
-        from talkinnerf.evaluate.render_eval import render_view
+        from talkinnerf.evaluate.regions import region_boxes
+        from talkinnerf.evaluate.render_eval import frame_metrics, render_view, select_frames
         from talkinnerf.nerf.render import render_image
-        from talkinnerf.train.losses import psnr_from_mse
 
         t0 = time.perf_counter()
         self.model.eval()
-        psnrs = []
+        rows = []
         for d in self.data:
-            frame = d.test_frames[len(d.test_frames) // 2]
-            K, R, t = d.camera(frame)
-            pred = render_view(self.model, d.conditioning(frame, self.device), K, R, t, d.params["transl"][frame],
-                               d.posed_box(frame), d.size, step, 4096, self.cfg.model.background, self.device,
-                               render_image, self.render_options)
-            psnrs.append(psnr_from_mse(float(((torch.from_numpy(pred) - d.image(frame)) ** 2).mean())))
+            for frame in select_frames(d.test_frames, self.eval_frames):
+                K, R, t = d.camera(frame)
+                pred = render_view(self.model, d.conditioning(frame, self.device), K, R, t,
+                                   d.params["transl"][frame], d.posed_box(frame), d.size, step, 4096,
+                                   self.cfg.model.background, self.device, render_image, self.render_options)
+                boxes = region_boxes(d.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), d.size)
+                rows.append(frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric))
+                self.eval_count += 1
         self.model.train()
-        self.seconds += time.perf_counter() - t0
+        self.eval_seconds += time.perf_counter() - t0
+        mean = {m: float(np.nanmean([r[m] for r in rows])) if any(not math.isnan(r[m]) for r in rows) else math.nan
+                for m in METRICS}
         self.rows.append({"run": self.name, "iteration": step, "seconds": round(self.seconds, 2),
-                          "psnr": sum(psnrs) / len(psnrs)})
-        print(f"{self.name:6s} it {step:5d} {self.seconds:8.1f} s held-out PSNR {self.rows[-1]['psnr']:.2f} dB",
-              flush=True)
+                          **{m: round(v, 4) for m, v in mean.items()}})
+        print(f"{self.name:9s} it {step:5d} {self.seconds:8.1f} s  PSNR {mean['psnr']:.2f} SSIM {mean['ssim']:.3f} "
+              f"face {mean['psnr_face']:.2f}/{mean['ssim_face']:.3f} hands {mean['psnr_hands']:.2f}/"
+              f"{mean['ssim_hands']:.3f}", flush=True)
+
+
+def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:
+    """--set ARM.SECTION.KEY=VALUE -> {arm: {"model": {...}, "train": {...}}}."""
+    out: dict[str, dict[str, dict]] = {a: {"model": {}, "train": {}} for a in arms}
+    for item in items:
+        key, _, value = item.partition("=")
+        parts = key.split(".")
+        if len(parts) != 3 or parts[0] not in out or parts[1] not in ("model", "train") or not _:
+            raise SystemExit(f"--set {item!r}: expected ARM.model.KEY=VALUE or ARM.train.KEY=VALUE, ARM in {arms}")
+        out[parts[0]][parts[1]][parts[2]] = yaml.safe_load(value)
+    return out
+
+
+def first_reaching(rows: list[dict], metric: str, target: float) -> float | None:
+    """Training seconds of the first evaluation at or above ``target`` (None if never)."""
+    for r in rows:
+        if not math.isnan(r[metric]) and r[metric] >= target:
+            return r["seconds"]
+    return None
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, help="a results root with the demo subjects' frames/smplx/splits")
+    ap.add_argument("--data", required=True, help="a results root with the subjects' frames/smplx/splits/parts")
     ap.add_argument("--subjects", nargs="+", default=["ava", "ben", "chloe"])
+    ap.add_argument("--arms", nargs="+", default=["mlp", "planes"], choices=sorted(ARMS))
+    ap.add_argument("--set", action="append", default=[], metavar="ARM.SECTION.KEY=VALUE")
     ap.add_argument("--iterations", type=int, default=0, help="0: config.yaml train.iterations")
     ap.add_argument("--eval-every", type=int, default=100)
-    ap.add_argument("--after-autocast", default="off", choices=["off", "bf16"])
-    ap.add_argument("--before", default="reference", choices=["reference", "float32"])
+    ap.add_argument("--eval-frames", type=int, default=2, help="held-out frames per subject per evaluation")
     ap.add_argument("--sizes", default="demo", choices=["demo", "paper"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--title", default="", help="what the data is (plot title)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "time_to_quality.png"))
     args = ap.parse_args(argv)
+    from talkinnerf.evaluate.metrics import LpipsMetric
     from talkinnerf.nerf.config import ModelConfig
     from talkinnerf.nerf.render import RenderOptions
     from talkinnerf.options import from_dict
@@ -119,24 +175,32 @@ def main(argv=None) -> int:
     from talkinnerf.train.trainer import TrainConfig
 
     device = start_runtime("cpu", args.threads)
-    section = dict(yaml.safe_load((REPO / "config.yaml").read_text())["train"])
-    section.update(progress=False, tensorboard=False)
+    base = dict(yaml.safe_load((REPO / "config.yaml").read_text())["train"])
+    base.update(progress=False, tensorboard=False)
     if args.iterations:
-        section["iterations"] = args.iterations
-    cfg = from_dict(TrainConfig, section, "train")
-    if args.sizes == "paper":        # the paper's network sizes, the demo's schedules (D_nr etc. start in the run)
-        paper = ModelConfig.paper_sizes()
-        cfg = dataclasses.replace(cfg, model=cfg.model.replace(**{k: getattr(paper, k) for k in PAPER_SIZE_FIELDS}))
-    data = [load_subject(args.data, s, i, cfg.model.background, cfg.box_padding, 64)
-            for i, s in enumerate(args.subjects)]
-    before = (Run("before", cfg, data, device, False, "off", RenderOptions(fast=False), fold=False)
-              if args.before == "reference" else Run("before", cfg, data, device, True, "off", RenderOptions()))
-    runs = [before,
-            Run("after", cfg, data, device, True, args.after_autocast, RenderOptions(autocast=args.after_autocast))]
-    for step in range(cfg.iterations):
+        base["iterations"] = args.iterations
+    sets = parse_sets(args.set, args.arms)
+    lpips_metric = LpipsMetric(True, device)
+    runs, data = [], None
+    for arm in args.arms:
+        model_over, train_over, cull, fold, fast, autocast = ARMS[arm]
+        section = {**base, **train_over, **sets[arm]["train"],
+                   "model": {**base.get("model", {}), **model_over, **sets[arm]["model"]}}
+        cfg = from_dict(TrainConfig, section, "train")
+        if args.sizes == "paper":    # the paper's network sizes, the demo's schedules
+            paper = ModelConfig.paper_sizes()
+            cfg = dataclasses.replace(cfg, model=cfg.model.replace(**{k: getattr(paper, k)
+                                                                       for k in PAPER_SIZE_FIELDS}))
+        if data is None:
+            data = [load_subject(args.data, s, i, cfg.model.background, cfg.box_padding, 64)
+                    for i, s in enumerate(args.subjects)]
+        runs.append(Run(arm, cfg, data, device, cull, autocast, RenderOptions(fast=fast, autocast=autocast), fold,
+                        lpips_metric, args.eval_frames))
+    iterations = runs[0].cfg.iterations
+    for step in range(iterations):
         for run in runs:
             run.step(step)
-            if (step + 1) % args.eval_every == 0 or step + 1 == cfg.iterations:
+            if (step + 1) % args.eval_every == 0 or step + 1 == iterations:
                 run.evaluate(step + 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -150,20 +214,33 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for run in runs:
-        ax.plot([r["seconds"] for r in run.rows], [r["psnr"] for r in run.rows], marker="o", label=run.name)
-    ax.set_xlabel(f"wall-clock seconds (training + held-out evaluation, {args.threads} thread(s))")
-    ax.set_ylabel("held-out PSNR (dB), 1 frame per subject")
-    ax.set_title(f"demo data, {args.sizes} sizes, {cfg.iterations} iterations, before: {args.before}, "
-                 f"after: autocast={args.after_autocast}", fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+    for ax, metric in zip(axes.reshape(-1), METRICS):
+        for run in runs:
+            ax.plot([r["seconds"] for r in run.rows], [r[metric] for r in run.rows], marker="o", ms=3,
+                    label=run.name)
+        ax.set_title(metric.replace("_", " "), fontsize=10)
+        ax.set_xlabel("training seconds")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend()
+    fig.suptitle(f"{args.title or ', '.join(args.subjects)}: {iterations} iterations, {args.threads} thread(s), "
+                 f"{args.eval_frames} held-out frame(s) per subject per point; "
+                 + "; ".join(f"{r.name}: {r.cfg.model.field}" for r in runs), fontsize=10)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=100)
+    ref = runs[0]
     for run in runs:
-        print(f"{run.name}: {run.seconds:.1f} s for {cfg.iterations} iterations + evaluations, final PSNR "
-              f"{run.rows[-1]['psnr']:.2f} dB")
+        last = run.rows[-1]
+        print(f"{run.name}: {run.seconds:.1f} s for {iterations} iterations ({run.seconds / iterations * 1000:.0f} "
+              f"ms/it), evaluation {run.eval_seconds / max(run.eval_count, 1):.2f} s/frame; final PSNR "
+              f"{last['psnr']:.2f} SSIM {last['ssim']:.3f} LPIPS {last['lpips']:.3f} face {last['psnr_face']:.2f}/"
+              f"{last['ssim_face']:.3f} hands {last['psnr_hands']:.2f}/{last['ssim_hands']:.3f}")
+        if run is not ref:
+            for metric in ("psnr", "ssim"):
+                target = ref.rows[-1][metric]
+                t = first_reaching(run.rows, metric, target)
+                print(f"  {run.name} reaches {ref.name}'s final {metric} ({target:.3f}) after "
+                      + (f"{t:.0f} s vs {ref.seconds:.0f} s: {ref.seconds / t:.1f}x" if t else "never"))
     print(f"wrote {out} and {out.with_suffix('.csv')}")
     return 0
 

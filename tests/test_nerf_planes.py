@@ -136,3 +136,29 @@ def test_every_ablation_switch_builds_and_renders_on_planes(switch):
         assert model.face is None and model.hands is None
     if switch == "separate_hands":
         assert model.hands is None and model.hands_left is not None and model.hands_right is not None
+
+
+@pytest.mark.parametrize("field", ["mlp", "planes"])
+def test_residual_face_starts_as_the_body_field_and_then_departs(field):
+    torch.manual_seed(0)
+    cfg = ModelConfig(field=field, volume_size=16, prior_sigma=0.05, plane_resolutions=(8, 16),
+                      face_plane_resolutions=(8, 16))
+    replace, residual = TalkinNeRF(cfg, 2).eval(), TalkinNeRF(cfg.replace(face_residual=True), 2).eval()
+    with torch.no_grad():                     # every sample the head's: the face route sees them all
+        replace.body.mlp.head.bias[4 + cfg.head_class] += 100.0
+    residual.load_state_dict({k: v for k, v in replace.state_dict().items() if not k.startswith("face.")},
+                             strict=False)
+    rays, cond = frontal_rays(512), synthetic_conditioning()
+    body_only = TalkinNeRF(cfg.replace(humannerf=True), 2).eval()
+    body_only.load_state_dict({k: v for k, v in replace.state_dict().items() if k in body_only.state_dict()})
+    out, base = residual(*rays, cond, step=LATE), body_only(*rays, cond, step=LATE)
+    head = out["classes"] == cfg.head_class
+    assert head.any()
+    # at the start the head samples carry F_body's values (to the logit round trip)
+    assert torch.allclose(out["sample_rgb"][head], base["sample_rgb"][head], atol=1e-4)
+    assert torch.allclose(out["sample_sigma"][head], base["sample_sigma"][head], rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        residual.face.mlp.head.bias.add_(0.5)
+    moved = residual(*rays, cond, step=LATE)
+    assert not torch.allclose(moved["sample_rgb"][head], base["sample_rgb"][head], atol=1e-3)
+    assert torch.equal(moved["sample_rgb"][~head], out["sample_rgb"][~head])

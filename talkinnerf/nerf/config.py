@@ -47,6 +47,9 @@ class ModelConfig:
     plane_tv: float = 1e-4                               # weight of the planes' total-variation prior in the loss
     plane_lr_scale: float = 4.0                          # planes' lr / base lr (texels see few samples each)
 
+    face_residual: bool = False       # F_face adds to F_body's colour logit / raw density instead of replacing them
+                                      # (paper: replace); its head starts at zero, so the face starts as F_body's
+
     # --- D_nr: non-rigid offset MLP (paper: 6 x 128, skip at 4, PE 6 with truncated Hann window) --------------------
     nr_depth: int = 3
     nr_width: int = 64

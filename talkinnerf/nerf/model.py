@@ -114,6 +114,9 @@ class TalkinNeRF(nn.Module):
         self.hand_deform = self.hand_deform_left = self.hand_deform_right = None
         if not cfg.body_only:
             self.face = radiance_field(cfg, "face", cfg.expression_dim + idim, 0, per_layer)
+            if cfg.face_residual:        # a zero head adds nothing: the face starts as F_body draws it
+                nn.init.zeros_(self.face.mlp.head.weight)
+                nn.init.zeros_(self.face.mlp.head.bias)
             hand_args = (cfg.hand_def_depth, cfg.hand_def_width, cfg.hand_def_pe_bands)
             if cfg.separate_hands:
                 self.hands_left = radiance_field(cfg, "hands", idim, 0, per_layer)
@@ -315,14 +318,19 @@ class TalkinNeRF(nn.Module):
         return self.cfg.density_scale * torch.nn.functional.softplus(raw + self.cfg.density_bias)
 
     def _route_face(self, x_c, classes, rgb, raw, cond, ident):
-        """Head-classified samples: F_face(x_c, e, i) replaces colour and density."""
+        """Head-classified samples: F_face(x_c, e, i) replaces colour and density (the paper), or with
+        ``cfg.face_residual`` adds to F_body's colour logit and raw density (F_face's rgb 0.5 / raw 0 = no change)."""
         head = torch.nonzero(classes == self.cfg.head_class).squeeze(1)
         if head.numel() == 0:
             return rgb, raw
         e = cond.expression.reshape(-1) if self.cfg.no_jaw else torch.cat([cond.expression.reshape(-1),
                                                                             cond.jaw.reshape(-1)])
         f_rgb, f_raw, _ = self.face(x_c[head], torch.cat([e, ident]))
-        return rgb.index_put((head,), f_rgb), raw.index_put((head,), f_raw)
+        if self.cfg.face_residual:
+            eps = 1e-4
+            f_rgb = torch.sigmoid(torch.logit(rgb[head], eps) + torch.logit(f_rgb, eps))
+            f_raw = raw[head] + f_raw
+        return rgb.index_put((head,), f_rgb.to(rgb.dtype)), raw.index_put((head,), f_raw.to(raw.dtype))
 
     def _route_hands(self, x_c, is_hand, rgb, raw, cond, ident, step):
         """Hand-classified samples: x_c + D_hands(x_c, p_hands) -> F_hands(., i). With ``separate_hands`` a sample
