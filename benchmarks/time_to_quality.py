@@ -169,6 +169,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from talkinnerf.evaluate.metrics import LpipsMetric
     from talkinnerf.nerf.config import ModelConfig
+    from talkinnerf.nerf.field_factory import resolve_for_subjects
     from talkinnerf.nerf.render import RenderOptions
     from talkinnerf.options import from_dict
     from talkinnerf.train.data import load_subject
@@ -194,6 +195,7 @@ def main(argv=None) -> int:
         if data is None:
             data = [load_subject(args.data, s, i, cfg.model.background, cfg.box_padding, 64)
                     for i, s in enumerate(args.subjects)]
+        cfg = dataclasses.replace(cfg, model=resolve_for_subjects(cfg.model, data))   # as train fit does
         runs.append(Run(arm, cfg, data, device, cull, autocast, RenderOptions(fast=fast, autocast=autocast), fold,
                         lpips_metric, args.eval_frames))
     iterations = runs[0].cfg.iterations

@@ -10,6 +10,9 @@ from talkinnerf.nerf.synthetic import frontal_rays, synthetic_conditioning
 
 LATE = 10 ** 6
 BOX = (-1.0, -2.0, -0.5, 1.0, 2.0, 0.5)
+# the boxes resolve_plane_boxes gives the synthetic skeleton (talkinnerf.nerf.synthetic), checked below
+SYNTHETIC_BOXES = {"plane_box": (-1.044, -1.214, -0.277, 1.044, 0.994, 0.287),
+                   "face_plane_box": (-0.17, 0.36, -0.16, 0.17, 0.9, 0.29)}
 
 
 def test_a_point_on_a_texel_reads_the_product_of_its_three_planes():
@@ -67,6 +70,29 @@ def test_bad_boxes_are_refused(box):
         ModelConfig(field="planes", plane_box=box)
 
 
+def test_boxes_resolve_from_the_subjects_and_are_kept_once_set():
+    import numpy as np
+
+    from talkinnerf.nerf.field_factory import FACE_BOX_AROUND_HEAD, resolve_plane_boxes
+
+    cfg = ModelConfig(field="planes", bbox_padding=0.1)
+    boxes = [np.array([[-0.5, -0.8, -0.1], [0.5, 1.0, 0.3]]), np.array([[-0.6, -0.9, -0.1], [0.6, 0.9, 0.4]])]
+    heads = [np.array([0.0, 0.8, 0.05]), np.array([0.0, 0.9, 0.05])]
+    got = resolve_plane_boxes(cfg, boxes, heads)
+    # union of the padded boxes: x from -0.6 - 0.1 * 1.2 to 0.6 + 0.12; y from -0.9 - 0.18 to 1.0 + 0.18
+    assert got.plane_box == pytest.approx((-0.72, -1.08, -0.15, 0.72, 1.18, 0.45))
+    lo, hi = FACE_BOX_AROUND_HEAD
+    assert got.face_plane_box == pytest.approx((lo[0], 0.8 + lo[1], 0.05 + lo[2], hi[0], 0.9 + hi[1], 0.05 + hi[2]))
+    assert resolve_plane_boxes(got, boxes[:1], heads[:1]) == got          # a stored model's boxes stay
+    assert resolve_plane_boxes(ModelConfig(), boxes, heads) == ModelConfig()   # the MLPs need none
+    with pytest.raises(ValueError, match="unresolved"):
+        TalkinNeRF(cfg, 1)
+    c = synthetic_conditioning()
+    synthetic = resolve_plane_boxes(cfg, [c.canonical_bbox.numpy()], [c.canonical_joints[15].numpy()])
+    assert synthetic.plane_box == pytest.approx(SYNTHETIC_BOXES["plane_box"])
+    assert synthetic.face_plane_box == pytest.approx(SYNTHETIC_BOXES["face_plane_box"])
+
+
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="field"):
         ModelConfig(field="hashgrid")
@@ -75,7 +101,7 @@ def test_unknown_backend_is_refused():
 def _model(**changes) -> TalkinNeRF:
     torch.manual_seed(0)
     cfg = ModelConfig(field="planes", volume_size=16, prior_sigma=0.05, plane_resolutions=(8, 16),
-                      face_plane_resolutions=(8, 16), **changes)
+                      face_plane_resolutions=(8, 16), **SYNTHETIC_BOXES, **changes)
     return TalkinNeRF(cfg, num_identities=2)
 
 
@@ -142,7 +168,7 @@ def test_every_ablation_switch_builds_and_renders_on_planes(switch):
 def test_residual_face_starts_as_the_body_field_and_then_departs(field):
     torch.manual_seed(0)
     cfg = ModelConfig(field=field, volume_size=16, prior_sigma=0.05, plane_resolutions=(8, 16),
-                      face_plane_resolutions=(8, 16))
+                      face_plane_resolutions=(8, 16), **SYNTHETIC_BOXES)
     replace, residual = TalkinNeRF(cfg, 2).eval(), TalkinNeRF(cfg.replace(face_residual=True), 2).eval()
     with torch.no_grad():                     # every sample the head's: the face route sees them all
         replace.body.mlp.head.bias[4 + cfg.head_class] += 100.0

@@ -39,9 +39,11 @@ class ModelConfig:
     field: str = "mlp"
     plane_channels: int = 8                              # features per plane and scale
     plane_resolutions: tuple[int, ...] = (32, 64, 128, 256)   # F_body / F_hands planes over plane_box
-    plane_box: tuple[float, ...] = (-1.0, -1.35, -0.45, 1.0, 0.75, 0.45)   # canonical metres x0 y0 z0 x1 y1 z1
+    plane_box: tuple[float, ...] | None = None          # canonical metres (x0 y0 z0 x1 y1 z1); None: the union of
+                                                        # the training subjects' padded canonical boxes (resolved
+                                                        # and stored with the model: field_factory.resolve_plane_boxes)
     face_plane_resolutions: tuple[int, ...] = (32, 64, 128, 256)  # F_face planes over face_plane_box (the head)
-    face_plane_box: tuple[float, ...] = (-0.2, 0.15, -0.25, 0.2, 0.75, 0.25)
+    face_plane_box: tuple[float, ...] | None = None     # None: a box around the subjects' canonical head joints
     plane_decoder_depth: int = 2                         # decoder MLP after the planes
     plane_decoder_width: int = 64
     plane_tv: float = 1e-4                               # weight of the planes' total-variation prior in the loss
@@ -122,6 +124,8 @@ class ModelConfig:
             if not getattr(self, name) or min(getattr(self, name)) < 2:
                 raise ValueError(f"ModelConfig.{name} must list resolutions >= 2, got {getattr(self, name)}")
         for name in ("plane_box", "face_plane_box"):
+            if getattr(self, name) is None:
+                continue
             box = tuple(float(v) for v in getattr(self, name))
             if len(box) != 6 or not all(box[i] < box[i + 3] for i in range(3)):
                 raise ValueError(f"ModelConfig.{name} must be (x0, y0, z0, x1, y1, z1) with x0 < x1 etc., got {box}")

@@ -7,6 +7,9 @@ whose ``head`` emits [rgb, density, logits], and optionally ``regularisation()``
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 from torch import nn
 
 from talkinnerf.nerf.config import ModelConfig
@@ -14,6 +17,11 @@ from talkinnerf.nerf.fields import RadianceField
 from talkinnerf.nerf.fields_planes import PlaneRadianceField
 
 ROLES = ("body", "face", "hands")
+HEAD_JOINT = 15
+# the head box around the canonical head joint (metres): chin and neck below, hair above, ears at the sides, the
+# back of the head and the nose tip; wide enough for heads of other sizes than the demo's
+FACE_BOX_AROUND_HEAD = ((-0.17, -0.24, -0.2), (0.17, 0.3, 0.25))
+ARM_RAISE_MARGIN = 0.3   # metres added to the body box when the canonical pose raises the arms beyond the mesh box
 
 
 def radiance_field(cfg: ModelConfig, role: str, cond_dim: int, num_logits: int = 0,
@@ -26,6 +34,9 @@ def radiance_field(cfg: ModelConfig, role: str, cond_dim: int, num_logits: int =
                         "hands": (cfg.hands_depth, cfg.hands_width)}[role]
         return RadianceField(cond_dim, depth, width, cfg.field_pe_bands, num_logits, layer_cond_dim)
     if cfg.field == "planes":
+        if cfg.plane_box is None or cfg.face_plane_box is None:
+            raise ValueError("model.field planes: plane_box / face_plane_box are unresolved; the trainer derives "
+                             "them from the training subjects (field_factory.resolve_plane_boxes) or set them")
         # F_hands shares F_body's planes layout (hands_from_body copies F_body into it); the face has its own box
         # around the head so that its texels are a few millimetres, not centimetres
         box, res = ((cfg.face_plane_box, cfg.face_plane_resolutions) if role == "face"
@@ -33,6 +44,39 @@ def radiance_field(cfg: ModelConfig, role: str, cond_dim: int, num_logits: int =
         return PlaneRadianceField(cond_dim, box, res, cfg.plane_channels, cfg.plane_decoder_depth,
                                   cfg.plane_decoder_width, num_logits, layer_cond_dim)
     raise ValueError(f"unknown field backend {cfg.field!r}")
+
+
+def resolve_plane_boxes(cfg: ModelConfig, canonical_bboxes: Sequence[np.ndarray],
+                        head_joints: Sequence[np.ndarray]) -> ModelConfig:
+    """``cfg`` with concrete plane boxes where they are None: the body planes cover the union of the subjects'
+    canonical boxes (2,3) padded as the weight volume pads them (so every point the model can send lies inside), the
+    face planes the union of FACE_BOX_AROUND_HEAD around each subject's canonical head joint (3,). A no-op for the
+    MLP backend and for boxes already set (a trained model's stored config)."""
+    if cfg.field != "planes" or (cfg.plane_box is not None and cfg.face_plane_box is not None):
+        return cfg
+    if not canonical_bboxes or len(canonical_bboxes) != len(head_joints):
+        raise ValueError("resolve_plane_boxes needs one canonical bbox and one head joint per subject")
+    changes = {}
+    if cfg.plane_box is None:
+        boxes = np.stack([np.asarray(b, dtype=np.float64).reshape(2, 3) for b in canonical_bboxes])
+        ext = np.maximum(boxes[:, 1] - boxes[:, 0], 1e-3)
+        lo = (boxes[:, 0] - cfg.bbox_padding * ext).min(0)
+        hi = (boxes[:, 1] + cfg.bbox_padding * ext).max(0)
+        if cfg.canonical_arm_raise:
+            lo, hi = lo - ARM_RAISE_MARGIN, hi + ARM_RAISE_MARGIN
+        changes["plane_box"] = tuple(round(float(v), 4) for v in (*lo, *hi))
+    if cfg.face_plane_box is None:
+        heads = np.stack([np.asarray(h, dtype=np.float64).reshape(3) for h in head_joints])
+        lo = (heads + np.array(FACE_BOX_AROUND_HEAD[0])).min(0)
+        hi = (heads + np.array(FACE_BOX_AROUND_HEAD[1])).max(0)
+        changes["face_plane_box"] = tuple(round(float(v), 4) for v in (*lo, *hi))
+    return cfg.replace(**changes)
+
+
+def resolve_for_subjects(cfg: ModelConfig, subjects) -> ModelConfig:
+    """resolve_plane_boxes for loaded subjects (talkinnerf.train.data.SubjectData: ``params`` holds the fit)."""
+    return resolve_plane_boxes(cfg, [np.asarray(d.params["canonical_bbox"]) for d in subjects],
+                               [np.asarray(d.params["canonical_joints"])[HEAD_JOINT] for d in subjects])
 
 
 def copy_field(source: nn.Module, target: nn.Module) -> None:
@@ -45,4 +89,4 @@ def copy_field(source: nn.Module, target: nn.Module) -> None:
         value.copy_(src[name][:value.shape[0]])
 
 
-__all__ = ["radiance_field", "copy_field", "ROLES"]
+__all__ = ["radiance_field", "copy_field", "resolve_plane_boxes", "resolve_for_subjects", "ROLES"]

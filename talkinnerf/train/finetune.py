@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.nerf.field_factory import resolve_for_subjects
 from talkinnerf.train.data import data_digest, file_digest, load_subject
 from talkinnerf.train.trainer import (MODEL_FORMAT, TrainConfig, default_model_factory, model_config_from_file,
                                       run_training, seed_everything, setup_runtime)
@@ -143,6 +144,7 @@ def fit_clip(subject: str, seconds: float, data_root: str | Path, out: str | Pat
     if not data.train_frames:
         raise ValueError(f"subject {subject}: splits/{subject}.json has no train frames")
     data.train_frames = first_seconds(data.train_frames, data.fps, seconds)
+    cfg = dataclasses.replace(cfg, model=resolve_for_subjects(cfg.model, [data]))   # planes' boxes, if unset
     model = model_factory(cfg.model, 1).to(device)
     # "clip_seconds": run_training records its wall time as "seconds"
     meta = {"setting": setting, "subjects": [subject], "clip_seconds": seconds, "frames": data.train_frames,

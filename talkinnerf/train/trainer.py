@@ -25,6 +25,7 @@ from torch import nn
 
 from talkinnerf.io import atomic_path, write_json
 from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.nerf.field_factory import resolve_for_subjects
 from talkinnerf.nerf.packed import effective_autocast
 from talkinnerf.train.checkpoint import LATEST, FiniteGuard, load_checkpoint, restore, save_checkpoint
 from talkinnerf.train.data import SubjectData, data_digest, load_subject
@@ -447,6 +448,7 @@ def fit(subjects: list[str], data_root: str | Path, out: str | Path, cfg: TrainC
     for d in data:
         if not d.train_frames:
             raise ValueError(f"subject {d.name}: splits/{d.name}.json has no train frames")
+    cfg = dataclasses.replace(cfg, model=resolve_for_subjects(cfg.model, data))   # planes' boxes, if unset
     model = model_factory(cfg.model, len(subjects)).to(device)
     meta = {"setting": setting, "subjects": subjects, "data_root": str(data_root),
             "config": dataclasses.asdict(cfg), "device": str(device)}
