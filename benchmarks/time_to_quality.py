@@ -12,7 +12,8 @@ Every arm trains from config.yaml's `train:` section (the subjects of --data, sa
   reference: the MLP fields without the speed work (no joint-box culling, conditions concatenated, dense renderer),
              the "before" of docs/speed.md;
   bf16:      the MLP fields under bf16 autocast;
-and `--set ARM.SECTION.KEY=VALUE` (SECTION model or train, VALUE parsed as YAML) changes any option of one arm.
+and `--set ARM.SECTION.KEY=VALUE` (SECTION model or train, VALUE parsed as YAML) changes any option of one arm;
+`--arms planes planes:big --set planes:big.model.plane_channels=16` runs two variants of one arm side by side.
 The arms train iteration by iteration in turn in the same process, so that a busy machine slows them alike. Every
 --eval-every iterations each arm renders --eval-frames held-out frames per subject; the x axis is the training
 seconds only (evaluation is timed apart and printed). Writes a PNG with one panel per metric and a CSV beside it.
@@ -54,7 +55,8 @@ class Run:
                  lpips_metric, eval_frames: int):
         from talkinnerf.nerf.mlp import set_folding
         from talkinnerf.train.losses import TalkinLoss, make_lpips
-        from talkinnerf.train.trainer import default_model_factory, effective_loss_weights, seed_everything
+        from talkinnerf.train.trainer import (default_model_factory, effective_loss_weights, make_optimizer,
+                                              seed_everything)
 
         self.name, self.cfg, self.data, self.device, self.render_options = name, cfg, data, device, render_options
         self.lpips_metric, self.eval_frames = lpips_metric, eval_frames
@@ -66,7 +68,7 @@ class Run:
         lpips_module, _ = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device, min_side=cfg.patch_size)
         self.loss_fn = TalkinLoss(effective_loss_weights(cfg, lpips_module is not None), cfg.model.four_classes,
                                   lpips_module, weights_without_lpips=effective_loss_weights(cfg, False))
-        self.opt = torch.optim.Adam(self.model.param_groups(cfg.lr), lr=cfg.lr)
+        self.opt = make_optimizer(self.model.param_groups(cfg.lr), cfg)
         decay = cfg.effective_decay_steps()
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: cfg.decay_rate ** (s / decay))
         self.background = torch.tensor(cfg.model.background, dtype=torch.float32)
@@ -157,7 +159,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="a results root with the subjects' frames/smplx/splits/parts")
     ap.add_argument("--subjects", nargs="+", default=["ava", "ben", "chloe"])
-    ap.add_argument("--arms", nargs="+", default=["mlp", "planes"], choices=sorted(ARMS))
+    ap.add_argument("--arms", nargs="+", default=["mlp", "planes"],
+                    help=f"arms of {sorted(ARMS)}; ARM:LABEL runs another copy of ARM under that label (its own --set)")
     ap.add_argument("--set", action="append", default=[], metavar="ARM.SECTION.KEY=VALUE")
     ap.add_argument("--iterations", type=int, default=0, help="0: config.yaml train.iterations")
     ap.add_argument("--eval-every", type=int, default=100)
@@ -184,7 +187,9 @@ def main(argv=None) -> int:
     lpips_metric = LpipsMetric(True, device)
     runs, data = [], None
     for arm in args.arms:
-        model_over, train_over, cull, fold, fast, autocast = ARMS[arm]
+        if arm.split(":")[0] not in ARMS:
+            raise SystemExit(f"--arms: unknown arm {arm!r} (known: {sorted(ARMS)})")
+        model_over, train_over, cull, fold, fast, autocast = ARMS[arm.split(":")[0]]
         section = {**base, **train_over, **sets[arm]["train"],
                    "model": {**base.get("model", {}), **model_over, **sets[arm]["model"]}}
         cfg = from_dict(TrainConfig, section, "train")

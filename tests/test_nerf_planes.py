@@ -106,7 +106,7 @@ def _model(**changes) -> TalkinNeRF:
 
 
 def test_model_with_planes_renders_trains_and_groups_the_texels():
-    model = _model().train()
+    model = _model(plane_tv=1e-4).train()
     out = model(*frontal_rays(256), synthetic_conditioning(), step=LATE)
     assert out["rgb"].shape == (256, 3) and out["seg_logits"].shape == (256, 5)
     prior = model.regularisation()
@@ -123,8 +123,9 @@ def test_model_with_planes_renders_trains_and_groups_the_texels():
 
 def test_the_paper_mlps_have_no_prior_and_no_planes_group():
     torch.manual_seed(0)
-    model = TalkinNeRF(ModelConfig(volume_size=16), num_identities=1)
+    model = TalkinNeRF(ModelConfig(volume_size=16, plane_tv=1e-4), num_identities=1)
     assert model.regularisation() is None
+    assert _model().regularisation() is None                 # planes without a TV weight: nothing to add
     assert "planes" not in {g["name"] for g in model.param_groups(1e-3)}
 
 

@@ -28,12 +28,20 @@ def test_overfit_one_frame_standin(tmp_path):
 
 
 @pytest.mark.slow
-def test_overfit_one_frame_talkinnerf(tmp_path):
-    # ~100 s on a shared 2-core CPU: the real model, demo sizes, flat-shaded stick figure of its skeleton
+@pytest.mark.parametrize("field", ["mlp", "planes"])
+def test_overfit_one_frame_talkinnerf(tmp_path, field):
+    # ~100 s per backend on a shared 2-core CPU: the real model, demo sizes, flat-shaded stick figure of its skeleton
     _one_frame(tmp_path, figure=True)
     cfg = TrainConfig(iterations=200, lr=5e-3, decay_rate=1.0, patches=4, patch_size=16, progress=False,
                       lpips=False, tensorboard=False)
+    cfg.model.field = field
     fit(["s0"], tmp_path / "r", tmp_path / "m", cfg)
     s = evaluate_render(tmp_path / "m" / "model.pt", "s0", tmp_path / "r", tmp_path / "e",
                         EvalConfig(lpips=False, video=False))
     assert s["mean"]["psnr"] > 25.0
+    from talkinnerf.train.trainer import load_model
+
+    _, model_cfg, _, _ = load_model(tmp_path / "m" / "model.pt", "cpu")
+    assert model_cfg.field == field
+    # the planes' boxes were derived from the subject and stored with the model (None for the MLPs: unused)
+    assert (model_cfg.plane_box is not None) == (field == "planes")
