@@ -76,6 +76,7 @@ class Run:
         self.eval_seconds = 0.0
         self.eval_count = 0
         self.rows: list[dict] = []
+        self.last_renders: dict = {}       # (subject, frame) -> (render, region boxes) of the latest evaluation
         self.rng = torch.get_rng_state()   # each run its own global stream (sample jitter): interleaving is neutral
 
     def step(self, step: int) -> None:
@@ -124,6 +125,7 @@ class Run:
                 boxes = region_boxes(d.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), d.size)
                 rows.append(frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric))
                 self.eval_count += 1
+                self.last_renders[(d.name, frame)] = (pred, boxes)
         self.model.train()
         self.eval_seconds += time.perf_counter() - t0
         mean = {m: float(np.nanmean([r[m] for r in rows])) if any(not math.isnan(r[m]) for r in rows) else math.nan
@@ -145,6 +147,27 @@ def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:
             raise SystemExit(f"--set {item!r}: expected ARM.model.KEY=VALUE or ARM.train.KEY=VALUE, ARM in {arms}")
         out[parts[0]][parts[1]][parts[2]] = yaml.safe_load(value)
     return out
+
+
+def region_grid(runs: list[Run], data, region: str, scale: int = 4) -> np.ndarray:
+    """One row per (subject, evaluated frame): ground truth | each arm's latest render, cropped to ``region``
+    (face, left_hand, right_hand) and enlarged ``scale`` x (nearest), for looking at the faces and hands."""
+    rows = []
+    for (name, frame), (_, boxes) in runs[0].last_renders.items():
+        box = boxes.get(region)
+        if box is None:
+            continue
+        r0, r1, c0, c1 = box
+        d = next(x for x in data if x.name == name)
+        tiles = [d.image(frame).numpy()[r0:r1, c0:c1]] + [run.last_renders[(name, frame)][0][r0:r1, c0:c1]
+                                                            for run in runs]
+        gap = np.ones((r1 - r0, 2, 3))
+        rows.append(np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1))
+        rows.append(np.ones((2, rows[-1].shape[1], 3)))
+    if not rows:
+        return np.ones((8, 8, 3))
+    grid = np.concatenate(rows[:-1], axis=0)
+    return np.repeat(np.repeat(grid, scale, 0), scale, 1)
 
 
 def first_reaching(rows: list[dict], metric: str, target: float) -> float | None:
@@ -235,6 +258,13 @@ def main(argv=None) -> int:
                  + "; ".join(f"{r.name}: {r.cfg.model.field}" for r in runs), fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
+    from PIL import Image
+
+    for region in ("face", "right_hand"):
+        grid = region_grid(runs, data, region)
+        path = out.with_name(f"{out.stem}_{region}_crops.png")
+        Image.fromarray((np.clip(grid, 0, 1) * 255).round().astype(np.uint8)).save(path)
+        print(f"wrote {path} (columns: ground truth, {', '.join(r.name for r in runs)})")
     ref = runs[0]
     for run in runs:
         last = run.rows[-1]

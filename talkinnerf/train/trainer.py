@@ -48,6 +48,8 @@ class TrainConfig:
     patch_size: int = 16               # paper: 32
     inside_share: float = 0.8          # share of patch centres inside the subject's projected box
     part_schedule: bool = True         # supp. B hands/arms shares; False: plain 80% inside sampling
+    background_patch_redraws: int = 0  # a patch with no subject pixel is drawn again (up to this many times; 0: the
+                                       # paper's draws, empty patches kept)
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     subjects_per_step: int = 1         # distinct subjects one iteration's patches are split among (0: all, up to
@@ -80,6 +82,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.iterations < 1:
             raise ValueError(f"train.iterations must be >= 1, got {self.iterations}")
+        if self.background_patch_redraws < 0:
+            raise ValueError(f"train.background_patch_redraws must be >= 0, got {self.background_patch_redraws}")
         if not 0.0 <= self.face_share <= 1.0:
             raise ValueError(f"train.face_share must be in [0, 1], got {self.face_share}")
         if not 0.0 <= self.inside_share <= 1.0:
@@ -182,8 +186,18 @@ def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: t
     parts = cfg.part_schedule and not cfg.model.faithful_humannerf
     hands, arms = part_shares(step, cfg.iterations, cfg.paper_iterations) if parts else (0.0, 0.0)
     face = cfg.face_share if parts else 0.0
-    corners, cats = sample_patches(subject.masks(frame), n_patches or cfg.patches, cfg.patch_size, cfg.inside_share,
-                                   hands, arms, gen, face)
+    masks, n = subject.masks(frame), n_patches or cfg.patches
+    corners, cats = sample_patches(masks, n, cfg.patch_size, cfg.inside_share, hands, arms, gen, face)
+    if cfg.background_patch_redraws:
+        # a patch without one subject pixel (part label 0 everywhere) only re-teaches empty space: draw it again
+        labels = subject.labels(frame)
+        for _ in range(cfg.background_patch_redraws):
+            rows, cols = patch_pixels(corners, cfg.patch_size)
+            empty = (labels[rows, cols].reshape(n, -1) == 0).all(1)
+            if not bool(empty.any()):
+                break
+            corners[empty], cats[empty] = sample_patches(masks, int(empty.sum()), cfg.patch_size,
+                                                         cfg.inside_share, hands, arms, gen, face)
     rows, cols = patch_pixels(corners, cfg.patch_size)
     origins, dirs, near, far, hit = subject.rays(frame, rows, cols)
     return dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
