@@ -7,8 +7,9 @@ python benchmarks/time_to_quality.py --data results [--subjects ava ben chloe] [
     [--out docs/measurements/time_to_quality.png]
 
 Every arm trains from config.yaml's `train:` section (the subjects of --data, same seed) with its own overrides:
-  mlp:       the paper's PE + MLP fields (model.field: mlp) at the config's sizes;
-  planes:    multi-scale feature planes + decoder (model.field: planes);
+  mlp:       the paper's PE + MLP fields (model.field: mlp) at the config's sizes, with the defaults the demo had
+             before the planes (F_face replacing F_body's face, supp. B draws: no face share, empty patches kept);
+  planes:    config.yaml as it is (model.field: planes, face_residual, face share, empty patches redrawn);
   reference: the MLP fields without the speed work (no joint-box culling, conditions concatenated, dense renderer),
              the "before" of docs/speed.md;
   bf16:      the MLP fields under bf16 autocast;
@@ -41,11 +42,12 @@ PAPER_SIZE_FIELDS = ("field_depth", "field_width", "field_pe_bands", "face_depth
                      "hands_width", "nr_depth", "nr_width", "hand_def_depth", "hand_def_width", "volume_latent",
                      "volume_size", "volume_channels", "pose_refine_depth", "pose_refine_width", "samples_per_ray")
 # arm -> (model overrides, train overrides, joint-box culling, folded conditions, fast renderer, autocast)
+PREVIOUS_DEFAULTS = ({"field": "mlp", "face_residual": False}, {"face_share": 0.0, "background_patch_redraws": 0})
 ARMS = {
-    "mlp": ({"field": "mlp"}, {}, True, True, True, "off"),
+    "mlp": (*PREVIOUS_DEFAULTS, True, True, True, "off"),
     "planes": ({"field": "planes"}, {}, True, True, True, "off"),
-    "reference": ({"field": "mlp"}, {}, False, False, False, "off"),
-    "bf16": ({"field": "mlp"}, {}, True, True, True, "bf16"),
+    "reference": (*PREVIOUS_DEFAULTS, False, False, False, "off"),
+    "bf16": (*PREVIOUS_DEFAULTS, True, True, True, "bf16"),
 }
 METRICS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face", "psnr_hands", "ssim_hands")
 

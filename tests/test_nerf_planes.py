@@ -189,3 +189,12 @@ def test_residual_face_starts_as_the_body_field_and_then_departs(field):
     moved = residual(*rays, cond, step=LATE)
     assert not torch.allclose(moved["sample_rgb"][head], base["sample_rgb"][head], atol=1e-3)
     assert torch.equal(moved["sample_rgb"][~head], out["sample_rgb"][~head])
+
+
+def test_the_humannerf_baseline_keeps_its_mlp_whatever_the_field_backend():
+    from talkinnerf.nerf.fields import RadianceField
+
+    torch.manual_seed(0)
+    model = TalkinNeRF(ModelConfig(field="planes", baseline="humannerf", volume_size=16), 1)
+    assert isinstance(model.body, RadianceField)
+    assert model.regularisation() is None

@@ -29,7 +29,7 @@ def radiance_field(cfg: ModelConfig, role: str, cond_dim: int, num_logits: int =
     """The field of ``role`` (body | face | hands) conditioned on ``cond_dim`` entries (the identity code last)."""
     if role not in ROLES:
         raise ValueError(f"field role must be one of {ROLES}, got {role!r}")
-    if cfg.field == "mlp":
+    if cfg.field == "mlp" or cfg.faithful_humannerf:   # the HumanNeRF baseline is HumanNeRF's MLP, as published
         depth, width = {"body": (cfg.field_depth, cfg.field_width), "face": (cfg.face_depth, cfg.face_width),
                         "hands": (cfg.hands_depth, cfg.hands_width)}[role]
         return RadianceField(cond_dim, depth, width, cfg.field_pe_bands, num_logits, layer_cond_dim)
@@ -52,7 +52,8 @@ def resolve_plane_boxes(cfg: ModelConfig, canonical_bboxes: Sequence[np.ndarray]
     canonical boxes (2,3) padded as the weight volume pads them (so every point the model can send lies inside), the
     face planes the union of FACE_BOX_AROUND_HEAD around each subject's canonical head joint (3,). A no-op for the
     MLP backend and for boxes already set (a trained model's stored config)."""
-    if cfg.field != "planes" or (cfg.plane_box is not None and cfg.face_plane_box is not None):
+    if cfg.field != "planes" or cfg.faithful_humannerf or (
+            cfg.plane_box is not None and cfg.face_plane_box is not None):
         return cfg
     if not canonical_bboxes or len(canonical_bboxes) != len(head_joints):
         raise ValueError("resolve_plane_boxes needs one canonical bbox and one head joint per subject")

@@ -188,7 +188,7 @@ def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: t
     face = cfg.face_share if parts else 0.0
     masks, n = subject.masks(frame), n_patches or cfg.patches
     corners, cats = sample_patches(masks, n, cfg.patch_size, cfg.inside_share, hands, arms, gen, face)
-    if cfg.background_patch_redraws:
+    if cfg.background_patch_redraws and not cfg.model.faithful_humannerf:   # HumanNeRF keeps its own draws
         # a patch without one subject pixel (part label 0 everywhere) only re-teaches empty space: draw it again
         labels = subject.labels(frame)
         for _ in range(cfg.background_patch_redraws):
