@@ -102,7 +102,8 @@ def load_anny_rest() -> AnnyRest:
     cols = np.r_[faces[:, 1], faces[:, 2], faces[:, 0]]
     _, comp = connected_components(sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)),
                                    directed=False)
-    comp = np.argsort(np.argsort(-np.bincount(comp)))[comp]  # 0 = largest
+    # 0 = largest; equal sizes keep their component order (a stable sort: no machine-dependent tie order)
+    comp = np.argsort(np.argsort(-np.bincount(comp), kind="stable"), kind="stable")[comp]
     return AnnyRest(verts, faces, dense_weights(model), labels, heads, jaw_w, jaw_head, actions, comp)
 
 
@@ -261,7 +262,7 @@ def _profile_midline(rest: AnnyRest, mask: np.ndarray) -> np.ndarray:
     """Vertex ids of ``mask`` on the mid-sagittal plane, top to bottom."""
     v = rest.vertices
     idx = np.flatnonzero(mask & (np.abs(v[:, 0]) < 1e-5))
-    return idx[np.argsort(-v[idx, 1])]
+    return idx[np.lexsort((idx, -v[idx, 1]))]   # ties (equal heights) by vertex id, on every machine
 
 
 def _chin_contour(rest: AnnyRest, region: np.ndarray, normals: np.ndarray, y_top: float,
@@ -401,7 +402,10 @@ def jaw_regressor(rest: AnnyRest, k: int = 24) -> tuple[list[int], list[float]]:
     for disp in rest.actions.values():
         moved |= np.linalg.norm(disp, axis=1) > 1e-6
     cand = np.flatnonzero((rest.component == 0) & ~moved & (rest.w("head") > 0.5))
-    order = cand[np.argsort(np.linalg.norm(v[cand] - rest.jaw_head, axis=1))[:k]]
+    # mirror vertices lie at equal distances: break ties by vertex id (numpy's SIMD argsort orders equal keys
+    # differently on different CPUs), after rounding away last-bit noise
+    dist = np.round(np.linalg.norm(v[cand] - rest.jaw_head, axis=1), 9)
+    order = cand[np.lexsort((cand, dist))[:k]]
     ids, w = affine_weights(v[order], rest.jaw_head)
     return [int(order[i]) for i in ids], w
 
