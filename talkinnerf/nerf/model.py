@@ -21,6 +21,7 @@ from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.nerf.encoding import hann_window
 from talkinnerf.nerf.field_factory import copy_field, radiance_field
 from talkinnerf.nerf.fields import OffsetField, PoseRefiner
+from talkinnerf.nerf.fields_planes import MultiScalePlanes
 from talkinnerf.nerf.weights import WeightVolumeDecoder, bone_log_prior, voxel_centres
 
 CANONICAL_JOINT_MARGIN = 0.1  # metres the canonical bbox reaches beyond moved joints (fingertips, limb radius)
@@ -149,7 +150,8 @@ class TalkinNeRF(nn.Module):
                 seen.update(id(p) for p in params)
                 groups.append({"name": name, "params": params, "lr": lr})
         # explicit features (plane texels) each see few samples per step: their own, larger lr
-        planes = [p for name, p in self.named_parameters() if ".planes.planes." in name and id(p) not in seen]
+        planes = [p for m in self.modules() if isinstance(m, MultiScalePlanes) for p in m.parameters()
+                  if id(p) not in seen]
         if planes:
             seen.update(id(p) for p in planes)
             groups.append({"name": "planes", "params": planes, "lr": self.cfg.plane_lr_scale * base_lr})
@@ -173,9 +175,11 @@ class TalkinNeRF(nn.Module):
     def regularisation(self) -> torch.Tensor | None:
         """The fields' priors the trainer adds to the loss (the planes' total variation times cfg.plane_tv); None
         when no field has one (the paper's MLPs)."""
+        if self.cfg.plane_tv <= 0:      # checked first: the TV of 6.3M texels is not free (every iteration)
+            return None
         terms = [f.regularisation() for f in (self.body, self.face, self.hands, self.hands_left, self.hands_right)
                  if f is not None and hasattr(f, "regularisation")]
-        if not terms or self.cfg.plane_tv <= 0:
+        if not terms:
             return None
         return self.cfg.plane_tv * sum(terms)
 
