@@ -82,26 +82,16 @@ class Run:
         self.rng = torch.get_rng_state()   # each run its own global stream (sample jitter): interleaving is neutral
 
     def step(self, step: int) -> None:
-        from talkinnerf.train.trainer import render_batch, sample_step
+        from talkinnerf.train.trainer import iteration_losses, sample_step
 
         torch.set_rng_state(self.rng)
         t0 = time.perf_counter()
         cfg = self.cfg
         self.model.prepare_step(step)
         batches = sample_step(self.data, cfg, step, self.gen)
-        rendered = [render_batch(self.model, b, step, self.background, self.device) for b in batches]
-        rgb = torch.cat([r[0] for r in rendered])
-        hit = [(r[1], b["labels"][r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
-        seg = torch.cat([h[0] for h in hit]) if hit else rendered[0][1]
-        labels = torch.cat([h[1] for h in hit]) if hit else torch.zeros(0, dtype=torch.long)
-        gt = torch.cat([b["gt"] for b in batches])
-        n, p = cfg.patches, cfg.patch_size
-        losses = self.loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg, labels,
-                              with_lpips=step % cfg.lpips_every == 0)
+        losses, _, _ = iteration_losses(self.model, self.model, batches, step, cfg, self.loss_fn, self.background,
+                                        self.device, step % cfg.lpips_every == 0)
         total = losses["total"]
-        prior = self.model.regularisation()
-        if prior is not None:
-            total = total + prior
         self.opt.zero_grad(set_to_none=True)
         if total.requires_grad:
             total.backward()

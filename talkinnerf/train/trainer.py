@@ -224,6 +224,27 @@ def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: t
     return rgb, out["seg_logits"], hit_idx
 
 
+def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, Any]], model_step: int,
+                     cfg: TrainConfig, loss_fn: TalkinLoss, background: torch.Tensor, device: torch.device,
+                     with_lpips: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """One iteration's forward: render every batch of ``sample_step`` with ``net`` (the model, or its DDP wrapper),
+    the losses over all patches, plus the model's own prior where it has one (``model.regularisation()``: the
+    planes' total variation; logged as "field_prior"). Returns the losses, rgb (N,3) and ground truth (N,3)."""
+    rendered = [render_batch(net, b, model_step, background, device) for b in batches]
+    rgb = torch.cat([r[0] for r in rendered])
+    hit = [(r[1], b["labels"].to(device)[r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
+    seg_logits = torch.cat([h[0] for h in hit]) if hit else rendered[0][1]
+    labels = torch.cat([h[1] for h in hit]) if hit else rendered[0][1].new_zeros(0, dtype=torch.long)
+    n, p = cfg.patches, cfg.patch_size
+    gt = torch.cat([b["gt"] for b in batches]).to(device)
+    losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits, labels, with_lpips=with_lpips)
+    regularisation = getattr(model, "regularisation", None)     # stand-in models have none
+    prior = regularisation() if regularisation is not None else None
+    if prior is not None:
+        losses = {**losses, "field_prior": prior, "total": losses["total"] + prior}
+    return losses, rgb, gt
+
+
 # ------------------------------------------------------------------------------------------------- model files
 def save_model(path: str | Path, model: nn.Module, model_cfg: ModelConfig, subjects: list[str], step: int,
                extra: dict[str, Any] | None = None) -> None:
@@ -375,7 +396,6 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
-    regularisation = getattr(model, "regularisation", None)
     last_lpips = torch.zeros(())
     finite_guard = FiniteGuard(ckpt_dir, f"training {meta.get('setting') or out.name}")
     for step in range(start, end):
@@ -383,21 +403,11 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         if prepare_step is not None:
             prepare_step(model_step)
         batches = sample_step(subjects, cfg, step, gen)
-        rendered = [render_batch(net, b, model_step, background, device) for b in batches]
-        rgb = torch.cat([r[0] for r in rendered])
-        hit = [(r[1], b["labels"].to(device)[r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
-        seg_logits = torch.cat([h[0] for h in hit]) if hit else rendered[0][1]
-        labels = torch.cat([h[1] for h in hit]) if hit else rendered[0][1].new_zeros(0, dtype=torch.long)
-        n, p = cfg.patches, cfg.patch_size
-        gt = torch.cat([b["gt"] for b in batches]).to(device)
         with_lpips = step % cfg.lpips_every == 0
-        losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits, labels,
-                         with_lpips=with_lpips)
+        losses, rgb, gt = iteration_losses(net, model, batches, model_step, cfg, loss_fn, background, device,
+                                           with_lpips)
         if with_lpips:
             last_lpips = losses["lpips"]       # logged as the latest computed value (lpips_every > 1)
-        prior = regularisation() if regularisation is not None else None
-        if prior is not None:                  # the fields' own prior (plane total variation), absent for MLPs
-            losses = {**losses, "field_prior": prior, "total": losses["total"] + prior}
         finite_guard.observe(step, losses)     # NaN/Inf stop training before a checkpoint holds them
         optimizer.zero_grad(set_to_none=True)
         if losses["total"].requires_grad:
