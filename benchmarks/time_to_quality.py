@@ -144,6 +144,8 @@ def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:
 def region_grid(runs: list[Run], data, region: str, scale: int = 4) -> np.ndarray:
     """One row per (subject, evaluated frame): ground truth | each arm's latest render, cropped to ``region``
     (face, left_hand, right_hand) and enlarged ``scale`` x (nearest), for looking at the faces and hands."""
+    from talkinnerf.evaluate.render_eval import compare_grid
+
     rows = []
     for (name, frame), (_, boxes) in runs[0].last_renders.items():
         box = boxes.get(region)
@@ -151,14 +153,11 @@ def region_grid(runs: list[Run], data, region: str, scale: int = 4) -> np.ndarra
             continue
         r0, r1, c0, c1 = box
         d = next(x for x in data if x.name == name)
-        tiles = [d.image(frame).numpy()[r0:r1, c0:c1]] + [run.last_renders[(name, frame)][0][r0:r1, c0:c1]
-                                                            for run in runs]
-        gap = np.ones((r1 - r0, 2, 3))
-        rows.append(np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1))
-        rows.append(np.ones((2, rows[-1].shape[1], 3)))
+        rows.append((d.image(frame).numpy()[r0:r1, c0:c1],
+                     *(run.last_renders[(name, frame)][0][r0:r1, c0:c1] for run in runs)))
     if not rows:
         return np.ones((8, 8, 3))
-    grid = np.concatenate(rows[:-1], axis=0)
+    grid = compare_grid(rows)
     return np.repeat(np.repeat(grid, scale, 0), scale, 1)
 
 

@@ -156,3 +156,17 @@ def test_finetune_continues_the_base_models_step_schedule(trained):
     finetune(trained / "m" / "model.pt", "b", 0.3, trained / "r", trained / "ft3", cfg, model_factory=RecordingNeRF)
     assert seen == [20, 21, 22]        # the base model trained 20 steps: its kick-ins must not restart
     assert json.loads((trained / "ft3" / "meta.json").read_text())["model_step_offset"] == 20
+
+
+def test_compare_grid_lays_out_rows_of_any_number_of_tiles_with_white_gaps():
+    import numpy as np
+
+    from talkinnerf.evaluate.render_eval import compare_grid
+
+    a, b, c = np.zeros((4, 5, 3)), np.full((4, 5, 3), 0.5), np.full((4, 5, 3), 0.25)
+    pairs = compare_grid([(a, b), (b, a)])
+    assert pairs.shape == (10, 12, 3)
+    assert (pairs[:, 5:7] == 1).all() and (pairs[4:6] == 1).all()            # the gaps
+    assert (pairs[:4, 7:] == 0.5).all() and (pairs[6:, :5] == 0.5).all()     # tiles in place
+    three = compare_grid([(a, b, c)])
+    assert three.shape == (4, 19, 3) and (three[:, 14:] == 0.25).all()

@@ -124,12 +124,13 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
             raise ValueError(f"cannot write {path}")
 
 
-def compare_grid(pairs: list[tuple[np.ndarray, np.ndarray]], gap: int = 2) -> np.ndarray:
-    """Rows of [ground truth | render] (float (H,W,3)) separated by white gaps -> one float image."""
+def compare_grid(pairs: list[tuple[np.ndarray, ...]], gap: int = 2) -> np.ndarray:
+    """Rows of [ground truth | render | ...] (float (H,W,3) tiles of one height per row) separated by white gaps ->
+    one float image."""
     rows = []
-    for gt, pred in pairs:
-        sep = np.ones((gt.shape[0], gap, 3))
-        rows.append(np.concatenate([gt, sep, pred], axis=1))
+    for tiles in pairs:
+        sep = np.ones((tiles[0].shape[0], gap, 3))
+        rows.append(np.concatenate([part for tile in tiles for part in (tile, sep)][:-1], axis=1))
         rows.append(np.ones((gap, rows[-1].shape[1], 3)))
     return np.concatenate(rows[:-1], axis=0)
 
