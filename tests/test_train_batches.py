@@ -26,3 +26,58 @@ def test_patches_without_a_subject_pixel_are_drawn_again(tmp_path):
     redrawn = _empty_share(tmp_path / "b", background_patch_redraws=8)
     assert kept > 0.2                       # 70% of centres anywhere in a frame the subject covers a fraction of
     assert redrawn < 0.02
+
+
+class _SeeThrough(torch.nn.Module):
+    """Stand-in field: each hit ray renders the batch's own ground truth (over black) with opacity ``opacity`` x
+    the matte, i.e. the right colour over a black background whatever the opacity."""
+
+    def __init__(self, batch, opacity: float) -> None:
+        super().__init__()
+        self.batch, self.opacity = batch, opacity
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, origins, dirs, near, far, cond, step):
+        hit = torch.nonzero(self.batch["hit"]).reshape(-1)
+        return {"rgb": self.batch["gt"][hit] * self.scale, "acc": self.opacity * self.batch["alpha"][hit],
+                "seg_logits": torch.zeros(len(hit), 5)}
+
+
+def test_random_background_moves_both_sides_onto_each_patch_colour(tmp_path):
+    from talkinnerf.train.losses import LossWeights, TalkinLoss
+    from talkinnerf.train.trainer import iteration_losses, over_patch_background
+
+    make_subject(tmp_path / "r", "s0", size=32, frames=4)
+    cfg = TrainConfig(patches=4, patch_size=8, inside_share=0.5, progress=False, random_background=True)
+    subject = load_subject(tmp_path / "r", "s0", 0, (0.0, 0.0, 0.0), cfg.box_padding, 16)
+    batch = sample_batch([subject], cfg, 0, torch.Generator().manual_seed(3))
+    colours = batch["patch_background"]
+    assert colours.shape == (4, 3) and bool((colours >= 0).all() and (colours <= 1).all())
+    assert len({tuple(c.tolist()) for c in colours}) == 4            # each patch its own colour
+    assert "alpha" not in sample_batch([subject], TrainConfig(patches=4, patch_size=8), 0,
+                                       torch.Generator().manual_seed(3))
+
+    # the formula on a soft matte: alpha*fg + (1-alpha)*colour, from the black-background composite
+    fg = torch.rand(4 * 64, 3)
+    alpha = torch.rand(4 * 64)
+    moved = over_patch_background(fg * alpha[:, None], alpha, batch, torch.zeros(3))
+    expected = alpha[:, None] * fg + (1 - alpha[:, None]) * colours.repeat_interleave(64, 0)
+    assert torch.allclose(moved, expected, atol=1e-6)
+
+    # a half see-through body with the right colour over black: no loss on the fixed background, a loss on random
+    loss = TalkinLoss(LossWeights(0.0, 1.0, 0.0), False, None)
+    background = torch.zeros(3)
+    losses = {}
+    for random_bg in (False, True):
+        b = dict(batch)
+        if not random_bg:
+            b.pop("patch_background")
+        run = TrainConfig(patches=4, patch_size=8, random_background=random_bg)
+        net = _SeeThrough(b, 0.5)
+        losses[random_bg] = float(iteration_losses(net, net, [b], 0, run, loss, background, torch.device("cpu"),
+                                                   False)[0]["mse"])
+    assert losses[False] < 1e-12
+    assert losses[True] > 1e-3
+    opaque = _SeeThrough(batch, 1.0)
+    mse = iteration_losses(opaque, opaque, [batch], 0, cfg, loss, background, torch.device("cpu"), False)[0]["mse"]
+    assert float(mse) < 1e-12                  # an opaque body of the right colour matches on any background

@@ -18,6 +18,7 @@ GROUPS = {
     "train": "train / fine-tune TalkinNeRF",
     "evaluate": "render held-out frames, metrics, preprocessing accuracy",
     "report": "tables and figures",
+    "motion": "motion files (AMASS, TalkSHOW, EasyMocap, our fits) -> our motion format; inspect them",
     "weights": "pretrained files: list what is present, fetch (LPIPS backbones)",
 }
 

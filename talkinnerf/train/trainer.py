@@ -50,6 +50,9 @@ class TrainConfig:
     part_schedule: bool = True         # supp. B hands/arms shares; False: plain 80% inside sampling
     background_patch_redraws: int = 0  # a patch with no subject pixel is drawn again (up to this many times; 0: the
                                        # paper's draws, empty patches kept)
+    random_background: bool = False    # each patch's ground truth and render composited over a random colour (with
+                                       # the matte and the rendered opacity): a see-through body no longer matches
+                                       # (the paper's fixed background: False; docs/training.md)
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     subjects_per_step: int = 1         # distinct subjects one iteration's patches are split among (0: all, up to
@@ -200,28 +203,46 @@ def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: t
                                                          cfg.inside_share, hands, arms, gen, face)
     rows, cols = patch_pixels(corners, cfg.patch_size)
     origins, dirs, near, far, hit = subject.rays(frame, rows, cols)
-    return dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
-                far=far, hit=hit, gt=subject.image(frame)[rows, cols], labels=subject.labels(frame)[rows, cols],
-                cats=cats)
+    batch = dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
+                 far=far, hit=hit, gt=subject.image(frame)[rows, cols], labels=subject.labels(frame)[rows, cols],
+                 cats=cats)
+    if cfg.random_background and not cfg.model.faithful_humannerf:   # HumanNeRF keeps its published loss
+        batch["alpha"] = subject.alpha(frame)[rows, cols]
+        batch["patch_background"] = torch.rand(n, 3, generator=gen)
+    return batch
+
+
+def over_patch_background(colour: torch.Tensor, opacity: torch.Tensor, batch: dict[str, Any],
+                          background: torch.Tensor) -> torch.Tensor:
+    """``colour`` (N,3), composited over ``background``, moved onto each patch's own random colour: the part of
+    the pixel that ``opacity`` (N,) leaves uncovered shows ``batch["patch_background"]`` (P,3) instead. For the
+    ground truth ``opacity`` is the matte, for the render the ray's accumulated opacity."""
+    per_patch = batch["patch_background"].to(colour.device)
+    n = per_patch.shape[0]
+    shift = (per_patch - background.to(colour.device)).repeat_interleave(colour.shape[0] // n, dim=0)
+    return colour + (1.0 - opacity.to(colour.device))[:, None] * shift
 
 
 def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: torch.Tensor,
                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Run the model on the rays that hit the posed box; misses get the background colour.
 
-    Returns rgb (N,3) for all rays, seg_logits (H,C) and hit indices (H,) for the hit rays.
+    Returns rgb (N,3) for all rays, seg_logits (H,C) and hit indices (H,) for the hit rays, and acc (N,) for all
+    rays (0 for misses; None where the model returns no "acc").
     """
     hit_idx = torch.nonzero(batch["hit"]).reshape(-1).to(device)
     n = len(batch["hit"])
     rgb = background.to(device).expand(n, 3)
+    acc = torch.zeros(n, device=device)
     if len(hit_idx) == 0:
-        return rgb, torch.zeros(0, 1, device=device), hit_idx
+        return rgb, torch.zeros(0, 1, device=device), hit_idx, acc
     cond = batch["subject"].conditioning(batch["frame"], device)
     hit_cpu = hit_idx.cpu()
     out = net(batch["origins"][hit_cpu].to(device), batch["dirs"][hit_cpu].to(device),
               batch["near"][hit_cpu].to(device), batch["far"][hit_cpu].to(device), cond, step)
     rgb = rgb.index_put((hit_idx,), out["rgb"])   # out-of-place, keeps the graph
-    return rgb, out["seg_logits"], hit_idx
+    acc = acc.index_put((hit_idx,), out["acc"]) if "acc" in out else None
+    return rgb, out["seg_logits"], hit_idx, acc
 
 
 def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, Any]], model_step: int,
@@ -231,12 +252,18 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
     the losses over all patches, plus the model's own prior where it has one (``model.regularisation()``: the
     planes' total variation; logged as "field_prior"). Returns the losses, rgb (N,3) and ground truth (N,3)."""
     rendered = [render_batch(net, b, model_step, background, device) for b in batches]
-    rgb = torch.cat([r[0] for r in rendered])
+    if all("patch_background" in b for b in batches):
+        if any(r[3] is None for r in rendered):
+            raise ValueError("train.random_background needs the model's accumulated opacity (\"acc\")")
+        rgb = torch.cat([over_patch_background(r[0], r[3], b, background) for r, b in zip(rendered, batches)])
+        gt = torch.cat([over_patch_background(b["gt"].to(device), b["alpha"], b, background) for b in batches])
+    else:
+        rgb = torch.cat([r[0] for r in rendered])
+        gt = torch.cat([b["gt"] for b in batches]).to(device)
     hit = [(r[1], b["labels"].to(device)[r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
     seg_logits = torch.cat([h[0] for h in hit]) if hit else rendered[0][1]
     labels = torch.cat([h[1] for h in hit]) if hit else rendered[0][1].new_zeros(0, dtype=torch.long)
     n, p = cfg.patches, cfg.patch_size
-    gt = torch.cat([b["gt"] for b in batches]).to(device)
     losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits, labels, with_lpips=with_lpips)
     regularisation = getattr(model, "regularisation", None)     # stand-in models have none
     prior = regularisation() if regularisation is not None else None
