@@ -27,6 +27,8 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/experiments_common.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/animate_common.smk"
+include: "workflow/rules/animate.smk"
 
 
 rule all:

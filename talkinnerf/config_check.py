@@ -24,6 +24,7 @@ STAGE_OPTIONS = {
     "finetune": "talkinnerf.train.finetune:FinetuneConfig",
     "evaluate": "talkinnerf.evaluate.render_eval:EvalConfig",
     "animation": "talkinnerf.evaluate.animate:AnimateConfig",
+    "turntable": "talkinnerf.evaluate.turntable:TurntableConfig",
 }
 
 

@@ -32,6 +32,9 @@ MARKER = "FAILED.json"                   # inside a failed stage's output folder
 FILE_KEY = "talkinnerf_failed"           # a failed stage's output file holds {"talkinnerf_failed": record}
 FAILED_DIR = "failed"                    # <results>/failed/<subject>/<stage>.json
 MODES = ("skip", "fail")
+# `motion convert` of a drop-in motion (workflow/rules/animate.smk): its record goes to
+# <results>/motions/failed/<name>/motion.json, markers to the converted .npz and its .json; the others render
+MOTION_STAGE = "motion"
 
 # What a user does about a stage's failure when the error itself does not say (SubjectInputError does).
 DEFAULT_FIX = {
@@ -45,6 +48,8 @@ DEFAULT_FIX = {
     "segment": "check the matte and the fit of this subject (results/figures/subjects/<subject>.png)",
     "split": "use a longer video (the split needs at least 2 frames, one to train and one to test) or change "
              "the split section",
+    MOTION_STAGE: "convert it by hand to see what it holds (talkinnerf motion info FILE; docs/motion.md lists the "
+                  "layouts read), then replace or remove the file",
 }
 
 
@@ -126,8 +131,9 @@ def left_out_subjects(results_dir: str | os.PathLike, subjects: list[str] | None
 
 
 def describe(rec: dict[str, Any]) -> str:
-    """One line: subject (file) failed at stage: reason. Fix: ..."""
-    who = f"subject {rec['subject']}" + (f" (file {rec['file']!r})" if rec.get("file") else "")
+    """One line: subject (file) failed at stage: reason. Fix: ... ("motion m" for a motion's conversion)"""
+    kind = "motion" if rec.get("stage") == MOTION_STAGE else "subject"
+    who = f"{kind} {rec['subject']}" + (f" (file {rec['file']!r})" if rec.get("file") else "")
     return f"{who} left out at {rec['stage']}: {rec['reason']}. Fix: {rec['fix']}"
 
 
@@ -249,7 +255,9 @@ GUARDED: dict[tuple[str, str], tuple[tuple[str, ...], bool, tuple[tuple[str, str
     ("evaluate", "matte-backends"): (("frames",), False, (("out", "", "file"),)),
     ("evaluate", "render"): (("model",), True, (("out", "metrics.csv", "file"), ("out", "compare.png", "file"),
                                                 ("out", "render.mp4", "file"))),
-    ("evaluate", "animate"): (("model", "motion"), True, (("out", "", "file"),)),
+    ("evaluate", "animate"): (("model", "motion", "driver_frames"), True,
+                              (("out", "", "file"), ("json", "", "file"), ("side_by_side", "", "file"))),
+    ("evaluate", "turntable"): (("model", "motion"), True, (("out", "", "file"), ("json", "", "file"))),
     ("train", "finetune"): (("base",), True, (("out", "model.pt", "file"), ("out", "meta.json", "file"))),
     ("train", "fit-clip"): ((), True, (("out", "model.pt", "file"), ("out", "meta.json", "file"))),
     ("evaluate", "lipsync"): (("subject_smplx", "driver_frames", "driver_smplx"), False, (("out", "", "file"),)),
@@ -298,6 +306,9 @@ def add_arguments(parser, stage: str) -> None:
 
 def _subject_and_file(args) -> tuple[str | None, str | None]:
     subject = getattr(args, "subject", None)
+    if getattr(args, "stage", None) == MOTION_STAGE:   # a motion: named by --subject, its file is the source
+        source = getattr(args, "source", None)
+        return subject, (Path(source).name if source else None)
     video = getattr(args, "video", None)
     file = Path(video).name if video and getattr(args, "stage", None) == "decode" else None
     if file is None and getattr(args, "frames", None):
@@ -313,6 +324,8 @@ def _stage_outputs(args) -> list[tuple[Path, str]]:
     stage = getattr(args, "stage", None)
     if stage == "decode":
         return [(Path(args.out), "dir")]
+    if stage == MOTION_STAGE:   # the converted motion and its sidecar
+        return [(Path(args.out), "file"), (Path(args.out).with_suffix(".json"), "file")]
     spec = GUARDED.get(("preprocess", stage))
     return _outputs(args, spec[2]) if spec else []
 
@@ -348,7 +361,7 @@ def failure_line(args, err: BaseException) -> str:
     stage = getattr(args, "stage", None) or f"{args.group} {args.command}"
     who = ""
     if subject:
-        who = f" of subject {subject}"
+        who = f" of {'motion' if stage == MOTION_STAGE else 'subject'} {subject}"
     if file:
         who += f" (file {file!r})"
     rec = record(subject or "?", stage, err, file)

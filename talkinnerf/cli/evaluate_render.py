@@ -1,4 +1,4 @@
-"""CLI commands `evaluate render` and `evaluate animate` (argument parsing only)."""
+"""CLI commands `evaluate render`, `evaluate animate` and `evaluate turntable` (argument parsing only)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,45 @@ def add_commands(subparsers) -> None:
     p.add_argument("--options", default=None, help="JSON of the evaluate section")
     p.set_defaults(func=_render)
 
-    p = subparsers.add_parser("animate", help="render a subject under another subject's or an imported motion")
+    p = subparsers.add_parser("animate", help="render a trained avatar under any motion (its audio muxed in)",
+                              description="Render SUBJECT of MODEL under a motion: our motion format (`talkinnerf "
+                                          "motion convert`) or another subject's fit results/smplx/OTHER.npz. The "
+                                          "avatar keeps its shape, stands where it stood in training, seen by its "
+                                          "training camera (docs/motion.md).")
     p.add_argument("--model", required=True)
     p.add_argument("--subject", required=True)
-    p.add_argument("--motion", required=True, help="results/smplx/OTHER.npz or a motion .npz with the same pose keys")
+    p.add_argument("--motion", required=True, help="results/motions/NAME.npz (our motion format) or "
+                                                   "results/smplx/OTHER.npz")
     p.add_argument("--data-root", default="results")
     p.add_argument("--out", required=True, help="output .mp4")
-    p.add_argument("--options", default=None, help="JSON of the animate options")
+    p.add_argument("--json", default=None, help="output .json (default: OUT with .json): frames, fps, source format, "
+                                                "conversions, retargeting, audio, render seconds per frame")
+    p.add_argument("--audio", default="auto", help="auto (default: MOTION.wav beside the motion, else the audio the "
+                                                   "motion names), none, or a .wav file")
+    p.add_argument("--side-by-side", default=None, help="also write [driver frames | avatar] to this .mp4")
+    p.add_argument("--driver-frames", default=None, help="the driving video's decoded frames (for --side-by-side)")
+    p.add_argument("--options", default=None, help="JSON of the animation options (config.yaml `animation`)")
     p.set_defaults(func=_animate)
+
+    p = subparsers.add_parser("turntable", help="free viewpoint: the camera orbits a posed avatar 360 degrees",
+                              description="Render SUBJECT of MODEL in one pose (default: its first training frame; "
+                                          "--motion M --frame i: frame i of a motion) with its training camera "
+                                          "orbiting about the vertical axis through the body's root.")
+    p.add_argument("--model", required=True)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--data-root", default="results")
+    p.add_argument("--out", required=True, help="output .mp4")
+    p.add_argument("--json", default=None, help="output .json (default: OUT with .json)")
+    p.add_argument("--motion", default=None, help="pose the avatar with a frame of this motion")
+    p.add_argument("--frame", type=int, default=None, help="the avatar's frame (default: its first training frame), "
+                                                         "or with --motion the motion's frame (default 0)")
+    p.add_argument("--frames", type=int, default=None, help="views over the 360 degrees (default 60)")
+    p.add_argument("--elevation", type=float, default=None, metavar="DEG",
+                   help="camera elevation above the horizontal through the root (default: the training camera's)")
+    p.add_argument("--radius", type=float, default=None, metavar="M",
+                   help="camera distance from the root in metres (default: the training camera's)")
+    p.add_argument("--options", default=None, help="JSON of the turntable options (config.yaml `turntable`)")
+    p.set_defaults(func=_turntable)
 
 
 def _render(args) -> int:
@@ -35,6 +66,27 @@ def _animate(args) -> int:
     from talkinnerf.evaluate.animate import AnimateConfig, animate
     from talkinnerf.options import from_json
 
-    animate(args.model, args.subject, args.motion, args.data_root, args.out,
-            from_json(AnimateConfig, args.options, "animate"))
+    cfg = from_json(AnimateConfig, args.options, "animation")
+    summary = animate(args.model, args.subject, args.motion, args.data_root, args.out, cfg, json_path=args.json,
+                      audio=args.audio, side_by_side_out=args.side_by_side, driver_frames=args.driver_frames)
+    print(f"wrote {args.out}: {summary['frames']} frames at {summary['fps']:g} fps, audio: "
+          f"{summary['audio']['file'] if summary['audio'] else summary['audio_search']}"
+          + (f" ({summary['length_note']})" if summary["length_note"] else ""))
+    return 0
+
+
+def _turntable(args) -> int:
+    import json
+
+    from talkinnerf.evaluate.turntable import TurntableConfig, turntable
+    from talkinnerf.options import from_dict
+
+    options = json.loads(args.options) if args.options else {}
+    flags = {"frame": args.frame, "frames": args.frames, "elevation": args.elevation, "radius": args.radius}
+    options.update({k: v for k, v in flags.items() if v is not None})
+    cfg = from_dict(TurntableConfig, options, "turntable")
+    summary = turntable(args.model, args.subject, args.data_root, args.out, cfg, motion=args.motion,
+                        json_path=args.json)
+    print(f"wrote {args.out}: {summary['frames']} views of {summary['pose']}, radius "
+          f"{summary['orbit']['radius']:.3f} m, elevation {summary['orbit']['elevation_deg']:.1f} deg")
     return 0

@@ -14,6 +14,11 @@ def add_commands(subparsers) -> None:
     failures.add_arguments(p, "decode")
     p.set_defaults(func=_decode)
 
+    p = subparsers.add_parser("copy-audio", help="copy a motion's .wav into results/motions/ (atomically)")
+    p.add_argument("--wav", required=True, help="the .wav beside a drop-in motion")
+    p.add_argument("--out", required=True, help="results/motions/<name>.wav")
+    p.set_defaults(func=_copy_audio)
+
 
 def _decode(args) -> int:
     from talkinnerf.options import from_json
@@ -23,4 +28,12 @@ def _decode(args) -> int:
     meta = decode_video(args.video, args.out, opts)
     print(f"decoded {meta['count']} frames of {args.video} -> {args.out} "
           f"({meta['size']}px, {meta['fps']:.3f} fps, rotation {meta['rotation']})")
+    return 0
+
+
+def _copy_audio(args) -> int:
+    from talkinnerf.evaluate.media import copy_audio
+
+    copy_audio(args.wav, args.out)
+    print(f"copied {args.wav} -> {args.out}")
     return 0

@@ -205,6 +205,7 @@ def _say_left_out():
               f"(on_subject_failure: {ON_FAILURE}):", file=sys.stderr)
         for rec in left.values():
             print(f"  {describe(rec)}", file=sys.stderr)
+    say_motions_left_out()   # workflow/rules/animate_common.smk: motions and driving videos left out
 
 
 onsuccess:
