@@ -101,8 +101,8 @@ class Run:
         self.rng = torch.get_rng_state()
 
     def evaluate(self, step: int) -> None:
-        from talkinnerf.evaluate.regions import region_boxes
-        from talkinnerf.evaluate.render_eval import frame_metrics, render_view, select_frames
+        from talkinnerf.evaluate.regions import RegionFinder
+        from talkinnerf.evaluate.render_eval import EvalConfig, frame_metrics, render_view, select_frames
         from talkinnerf.nerf.render import render_image
 
         t0 = time.perf_counter()
@@ -114,7 +114,10 @@ class Run:
                 pred = render_view(self.model, d.conditioning(frame, self.device), K, R, t,
                                    d.params["transl"][frame], d.posed_box(frame), d.size, step, 4096,
                                    self.cfg.model.background, self.device, render_image, self.render_options)
-                boxes = region_boxes(d.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), d.size)
+                # `evaluate render`'s default boxes (face detector, hands from the part labels), the same for every arm
+                if d.name not in REGION_FINDERS:
+                    REGION_FINDERS[d.name] = RegionFinder(d, EvalConfig().region_options())
+                boxes = REGION_FINDERS[d.name].boxes(frame)
                 rows.append(frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric))
                 self.eval_count += 1
                 self.last_renders[(d.name, frame)] = (pred, boxes)
@@ -127,6 +130,9 @@ class Run:
         print(f"{self.name:9s} it {step:5d} {self.seconds:8.1f} s  PSNR {mean['psnr']:.2f} SSIM {mean['ssim']:.3f} "
               f"face {mean['psnr_face']:.2f}/{mean['ssim_face']:.3f} hands {mean['psnr_hands']:.2f}/"
               f"{mean['ssim_hands']:.3f}", flush=True)
+
+
+REGION_FINDERS: dict = {}   # subject -> RegionFinder (boxes cached per frame, shared by the arms)
 
 
 def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:

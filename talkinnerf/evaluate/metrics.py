@@ -4,6 +4,9 @@ SSIM follows Wang et al. 2004 as commonly reported for NeRFs: skimage's structur
 Gaussian window (sigma 1.5, 11 taps), population covariance, data range 1, averaged over RGB. Crops
 smaller than 11 px fall back to a uniform window of the largest odd size that fits (>= 3 px; smaller
 crops give NaN).
+
+LPIPS needs images of at least LPIPS_MIN_SIDE (16) px (VGG's four poolings): a smaller crop is enlarged first,
+bilinearly, both images alike, so that its shorter side is 16 px (aspect kept); it is never "n/a" for its size.
 """
 
 from __future__ import annotations
@@ -58,6 +61,22 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     return out.reshape(size, size, -1)
 
 
+def enlarge_to_min_side(image: np.ndarray, side: int) -> np.ndarray:
+    """(H,W,3) float image whose shorter side is below ``side`` -> bilinearly enlarged so that it is ``side`` (the
+    longer one in proportion, rounded up); images already large enough are returned unchanged."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if min(h, w) >= side:
+        return image
+    if min(h, w) == 0:
+        raise ValueError("enlarge_to_min_side: empty image")
+    f = side / min(h, w)
+    size = (max(side, int(math.ceil(w * f - 1e-6))), max(side, int(math.ceil(h * f - 1e-6))))   # (width, height)
+    out = cv2.resize(np.ascontiguousarray(image, dtype=np.float32), size, interpolation=cv2.INTER_LINEAR)
+    return out.reshape(size[1], size[0], -1)
+
+
 class LpipsMetric:
     """LPIPS(VGG) distance (lpips 0.1.4 with the real VGG16 backbone, see talkinnerf/pretrained.py), or NaN with
     ``status`` = "n/a: <reason>" when the backbone weights are missing (`talkinnerf weights fetch lpips`)."""
@@ -81,12 +100,17 @@ class LpipsMetric:
 
     @torch.no_grad()
     def __call__(self, pred: np.ndarray, gt: np.ndarray, size: int = 0) -> float:
-        """LPIPS of two (H,W,3) images; ``size`` > 0 first resizes both to size x size (region crops: a 13 px hand
-        crop is below VGG's minimum, and crops of different sizes would be scored at different scales)."""
+        """LPIPS of two (H,W,3) images; ``size`` > 0 first resizes both to size x size (region crops: crops of
+        different sizes would be scored at different scales). Images still below VGG's minimum (LPIPS_MIN_SIDE, 16 px:
+        its 4 poolings) are enlarged bilinearly to it (``enlarge_to_min_side``). NaN only without the weights."""
+        if pred.shape != gt.shape:
+            raise ValueError(f"lpips: shape mismatch {pred.shape} vs {gt.shape}")
         if size > 0 and pred.shape[:2] != (size, size):
             pred, gt = resize_square(pred, size), resize_square(gt, size)
-        if self.module is None or min(pred.shape[:2]) < LPIPS_MIN_SIDE:   # VGG's 4 poolings need >= 16 px
+        if self.module is None or pred.size == 0:
             return math.nan
+        if min(pred.shape[:2]) < LPIPS_MIN_SIDE:
+            pred, gt = enlarge_to_min_side(pred, LPIPS_MIN_SIDE), enlarge_to_min_side(gt, LPIPS_MIN_SIDE)
         # (1,3,H,W) contiguous: a channels-last view would make every convolution reorder its weights
         to_t = lambda a: torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 0))).float()[None].to(self.device)  # noqa: E731
         return float(self.module(to_t(pred), to_t(gt), normalize=True).mean())

@@ -1,6 +1,8 @@
 """`talkinnerf evaluate render`: render held-out frames, score them, write metrics.csv/compare.png/render.mp4.
 
-Metrics per test frame on the full frame and on face / hand crops (see regions.py). Temporal pose
+Metrics per test frame on the full frame and on face / hand crops (see regions.py: by default a face detector's box
+on the ground-truth frame and hand boxes from the part labels; `regions: joints` gives the fixed joint boxes used
+before issue 18). Temporal pose
 smoothing (the paper's test-time Gaussian filter) is an option, off in the dataclass and on in the configs:
 frame-by-frame detector poses jitter, and the smoothed pose of a held-out frame is closer to what it shows.
 """
@@ -41,9 +43,14 @@ class EvalConfig:
     chunk: int = 4096                # rays per model call
     render: RenderOptions = field(default_factory=RenderOptions)   # fast path (default) or dense reference
     lpips: bool = True               # LPIPS(VGG) metric when the weights are present, else "n/a"
-    face_box: float = 0.16           # face crop side as a fraction of the frame size
-    hand_box: float = 0.10           # hand crop side as a fraction of the frame size
-    region_lpips_size: int = 64      # face/hand crops are resized to this side before LPIPS (0: native size)
+    regions: str = "detector"        # face/hand boxes: detector (face detector on the GT frame, hands from the part
+                                     # labels) | joints (fixed boxes around the fitted joints, before issue 18)
+    face_box: float = 0.16           # face crop side (joints) / minimum side (detector), fraction of the frame size
+    hand_box: float = 0.10           # hand crop side (joints) / minimum side (detector), fraction of the frame size
+    face_scale: float = 1.5          # detector: face box side = face_scale x the detection's longer side
+    hand_scale: float = 1.2          # detector: hand box side = hand_scale x the hand pixels' longer side
+    region_lpips_size: int = 64      # face/hand crops are resized to this side before LPIPS (0: native size; a crop
+                                     # under 16 px is then enlarged bilinearly to 16 px)
     compare_frames: int = 4          # rows of compare.png
     max_frames: int = 0              # evaluate at most this many test frames (evenly spaced); 0: all
     box_padding: float = 0.05        # metres around the posed bbox for ray near/far (as in training)
@@ -51,6 +58,18 @@ class EvalConfig:
     threads: int = 0
     video: bool = True               # write render.mp4
     crf: int = 18
+
+    def __post_init__(self) -> None:
+        from talkinnerf.evaluate.regions import REGION_SOURCES
+
+        if self.regions not in REGION_SOURCES:
+            raise ValueError(f"evaluate.regions must be one of {REGION_SOURCES}, got {self.regions!r}")
+
+    def region_options(self):
+        from talkinnerf.evaluate.regions import RegionOptions
+
+        return RegionOptions(source=self.regions, face_frac=self.face_box, hand_frac=self.hand_box,
+                             face_scale=self.face_scale, hand_scale=self.hand_scale)
 
 
 def get_render_fn():
@@ -138,7 +157,8 @@ def compare_grid(pairs: list[tuple[np.ndarray, ...]], gap: int = 2) -> np.ndarra
 def frame_metrics(pred: np.ndarray, gt: np.ndarray, boxes: dict[str, Any], lpips_metric,
                   region_lpips_size: int = 64) -> dict[str, float]:
     """Full-frame, face and hands (mean over hands in view) PSNR/SSIM/LPIPS for one frame. PSNR/SSIM of a crop
-    are taken at its native pixels; its LPIPS after resizing to ``region_lpips_size`` (0: native)."""
+    are taken at its native pixels; its LPIPS after resizing to ``region_lpips_size`` (0: native; a crop under
+    16 px is enlarged bilinearly to 16 px by the metric)."""
     from talkinnerf.evaluate.metrics import psnr, ssim
     from talkinnerf.evaluate.regions import crop
 
@@ -188,7 +208,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
                     model_factory=None, render_fn=None) -> dict[str, Any]:
     """Render every test-split frame of ``subject`` and write metrics.csv, compare.png, render.mp4."""
     from talkinnerf.evaluate.metrics import LpipsMetric
-    from talkinnerf.evaluate.regions import region_boxes
+    from talkinnerf.evaluate.regions import RegionFinder
     from talkinnerf.train.trainer import default_model_factory, load_model, resolve_device
 
     if cfg.threads > 0:
@@ -202,11 +222,18 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
                         cache_size=8)
     if not data.test_frames:
         raise ValueError(f"subject {subject}: splits/{subject}.json has no test frames")
-    if cfg.smoothing:
-        smooth_subject(data, cfg.smoothing_window, cfg.smoothing_sigma)
     if "joints" not in data.params:
         raise ValueError(f"subject {subject}: smplx/{subject}.npz lacks 'joints' (needed for face/hand crops)")
+    # detector boxes from the ground truth alone: the fit's own camera, copied before smoothing; joint boxes as before
+    # issue 18 (with the smoothed camera when smoothing is on)
+    regions = RegionFinder(data, cfg.region_options()) if cfg.regions == "detector" else None
+    if cfg.smoothing:
+        smooth_subject(data, cfg.smoothing_window, cfg.smoothing_sigma)
+    regions = regions or RegionFinder(data, cfg.region_options())
     frames = select_frames(data.test_frames, cfg.max_frames)
+    for frame in frames:         # the boxes first (cached): the detector's time stays out of seconds_per_frame
+        regions.boxes(frame)
+    regions.close()
     options = device_render_options(cfg.render, device)
     lpips_metric = LpipsMetric(cfg.lpips, device)
     rows, renders, gts = [], [], []
@@ -217,8 +244,7 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
                                 data.posed_box(frame), data.size, step, cfg.chunk, model_cfg.background, device,
                                 render_fn, options, with_acc=True)
         gt = data.image(frame).numpy()
-        boxes = region_boxes(data.params["joints"][frame].numpy(), K.numpy(), R.numpy(), t.numpy(), data.size,
-                             cfg.face_box, cfg.hand_box)
+        boxes = regions.boxes(frame)
         rows.append({"frame": frame, **frame_metrics(pred, gt, boxes, lpips_metric, cfg.region_lpips_size),
                      "coverage": coverage(acc, data.alpha(frame).numpy())})
         renders.append(pred)
@@ -237,7 +263,8 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
     summary = {"model": str(model_path), "subject": subject, "frames": len(frames), "step": step,
                "lpips": lpips_metric.status, "smoothing": cfg.smoothing, "render_autocast": options.autocast,
                "seconds": round(seconds, 3),
-               "seconds_per_frame": round(seconds / len(frames), 4), "mean": means}
+               "seconds_per_frame": round(seconds / len(frames), 4), "mean": means,
+               "regions": regions.summary(frames)}
     write_json(out / "summary.json", summary)
     return summary
 

@@ -109,7 +109,10 @@ def _renders(eval_dir: Path) -> tuple[list[int], np.ndarray]:
 def eval_grid(columns: list[tuple[str, str | Path]], subject: str, data_root: str | Path, out: str | Path,
               rows: int = 3, closeups: bool = True) -> None:
     """Held-out frames of ``subject``: ground truth | each model's render (columns = (title, eval dir)), with face
-    and hand close-ups (the crops the region metrics score) under each full frame when ``closeups``."""
+    and hand close-ups (the crops the region metrics score, from the first eval dir's summary.json; joint boxes
+    for evaluations written before issue 18) under each full frame when ``closeups``."""
+    import json
+
     from talkinnerf.evaluate.regions import crop, region_boxes
     from talkinnerf.io import load_npz
 
@@ -119,6 +122,10 @@ def eval_grid(columns: list[tuple[str, str | Path]], subject: str, data_root: st
     picks = sorted(set(np.linspace(0, len(frames) - 1, min(rows, len(frames))).round().astype(int).tolist()))
     fit = load_npz(root / "smplx" / f"{subject}.npz")
     size = int(fit["size"])
+    summary = Path(columns[0][1]) / "summary.json" if columns else None
+    scored = {}
+    if summary is not None and summary.is_file():
+        scored = (json.loads(summary.read_text()).get("regions") or {}).get("boxes") or {}
     grid, labels = [], []
     for i in picks:
         frame = frames[i]
@@ -129,7 +136,9 @@ def eval_grid(columns: list[tuple[str, str | Path]], subject: str, data_root: st
         grid.append(images)
         labels.append(f"{subject} frame {frame}")
         if closeups:
-            boxes = region_boxes(fit["joints"][frame], fit["K"][frame], fit["R"][frame], fit["t"][frame], size)
+            boxes = ({k: (tuple(b) if b is not None else None) for k, b in scored[str(frame)].items()}
+                     if str(frame) in scored else
+                     region_boxes(fit["joints"][frame], fit["K"][frame], fit["R"][frame], fit["t"][frame], size))
             for region in ("face", "right_hand", "left_hand"):
                 if boxes[region] is not None:
                     grid.append([crop(img, boxes[region]) if img is not None else None for img in images])
