@@ -1,4 +1,5 @@
-"""CLI commands `evaluate render`, `evaluate animate` and `evaluate turntable` (argument parsing only)."""
+"""CLI commands `evaluate render`, `evaluate animate`, `evaluate turntable` and `evaluate mesh` (argument parsing
+only)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,31 @@ def add_commands(subparsers) -> None:
     p.add_argument("--options", default=None, help="JSON of the turntable options (config.yaml `turntable`)")
     p.set_defaults(func=_turntable)
 
+    p = subparsers.add_parser("mesh", help="export an avatar's canonical surface (marching cubes, vertex colours) "
+                                           "and posed meshes under a motion",
+                              description="Write OUT/canonical.ply (or .obj) and OUT/canonical.json: marching cubes "
+                                          "of SUBJECT's canonical density in MODEL, vertex colours from its colour "
+                                          "fields; with --motion also OUT/<motion>/<frame>.ply, the canonical mesh "
+                                          "skinned with the learned weight volume (docs/motion.md, Mesh export).")
+    p.add_argument("--model", required=True)
+    p.add_argument("--subject", required=True)
+    p.add_argument("--data-root", default="results")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--motion", default=None, help="also write posed meshes of this motion (our motion format or "
+                                                  "a fit results/smplx/OTHER.npz)")
+    p.add_argument("--frames", default=None, metavar="A:B", help="motion frames A..B-1 (python slice; A: , :B, or "
+                                                                  "one frame A; default: all)")
+    p.add_argument("--resolution", type=int, default=None, help="grid samples along the longest side of the "
+                                                                "canonical box (default 128)")
+    p.add_argument("--threshold", type=float, default=None, metavar="DENSITY",
+                   help="surface level of the smoothed density, 1/m (default 2)")
+    p.add_argument("--format", choices=("ply", "obj"), default=None, help="default ply")
+    p.add_argument("--expression", choices=("first", "neutral"), default=None,
+                   help="F_face / F_hands condition for the colours: the subject's first training frame's "
+                        "expression, jaw and hand pose (default), or neutral (zeros)")
+    p.add_argument("--options", default=None, help="JSON of the mesh options (talkinnerf.mesh.export.MeshConfig)")
+    p.set_defaults(func=_mesh)
+
 
 def _render(args) -> int:
     from talkinnerf.evaluate.render_eval import EvalConfig, evaluate_render
@@ -89,4 +115,35 @@ def _turntable(args) -> int:
                         json_path=args.json)
     print(f"wrote {args.out}: {summary['frames']} views of {summary['pose']}, radius "
           f"{summary['orbit']['radius']:.3f} m, elevation {summary['orbit']['elevation_deg']:.1f} deg")
+    return 0
+
+
+def _mesh(args) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from talkinnerf import failures
+    from talkinnerf.mesh.export import MeshConfig, export_meshes
+    from talkinnerf.options import from_dict
+
+    options = json.loads(args.options) if args.options else {}
+    flags = {"resolution": args.resolution, "threshold": args.threshold, "format": args.format,
+             "expression": args.expression}
+    options.update({k: v for k, v in flags.items() if v is not None})
+    cfg = from_dict(MeshConfig, options, "mesh")
+    out = Path(args.out)
+    # a left-out subject (skip mode) or model: pass its failure marker on instead of running
+    rec = (failures.marker_of(args.model) or (failures.marker_of(args.motion) if args.motion else None)
+           or failures.subject_data_marker(args.data_root, args.subject))
+    if rec is not None:
+        for path in (out / f"canonical.{cfg.format}", out / "canonical.json"):
+            failures.write_marker(path, rec)
+        print(f"talkinnerf evaluate mesh: not run, {failures.describe(rec)}", file=sys.stderr)
+        return 0
+    s = export_meshes(args.model, args.subject, args.data_root, out, cfg, motion=args.motion, frames=args.frames)
+    posed = s.get("posed")
+    print(f"wrote {s['mesh']}: {s['vertices']} vertices, {s['faces']} faces, bbox {s['bbox']} "
+          f"(fitted {s['fitted_canonical_bbox']}, largest difference {s['bbox_difference_m']['largest']:.3f} m)"
+          + (f"; {posed['frames']} posed meshes in {posed['folder']}" if posed else ""))
     return 0

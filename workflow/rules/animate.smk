@@ -39,6 +39,7 @@ rule motion_audio:
         motion=AUDIO_MOTION_RE,
     params:
         py=PY,
+        code=AUDIO_CODE,
     log:
         f"{R}/logs/motions/{{motion}}.audio.log",
     benchmark:
@@ -211,8 +212,37 @@ rule turntable:
         "> {log} 2>&1"
 
 
+rule mesh:
+    # the canonical mesh (marching cubes of the canonical density, vertex colours; docs/motion.md, Mesh export)
+    input:
+        model=f"{R}/models/{{setting}}/model.pt",
+        data=lambda w: list(subject_data(w.subject).values()),
+    output:
+        mesh=f"{R}/mesh/{{setting}}/{{subject}}/canonical.ply",
+        json=f"{R}/mesh/{{setting}}/{{subject}}/canonical.json",
+    params:
+        py=PY,
+        results=results_root,
+        code=MESH_CODE,
+        options=options("mesh"),
+        out=lambda w, output: str(Path(output.mesh).parent),
+    log:
+        f"{R}/logs/mesh/{{setting}}/{{subject}}.log",
+    benchmark:
+        f"{R}/benchmarks/mesh/{{setting}}/{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        CONDA_ENV
+    shell:
+        "{params.py} evaluate mesh --model {input.model} --subject {wildcards.subject} --data-root {params.results} "
+        "--out {params.out} --format ply --options '{params.options}' > {log} 2>&1"
+
+
 rule animate_all:
     """Every trained subject of every setting under every motion (motions_dir) and driving video (drivers_dir),
-    with the motion's audio (drivers also side by side), and a turntable of each (docs/motion.md)."""
+    with the motion's audio (drivers also side by side), a turntable and the canonical mesh of each
+    (docs/motion.md)."""
     input:
         animate_targets(),

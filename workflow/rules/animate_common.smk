@@ -37,7 +37,9 @@ _ANIMATE_PARTS = ("evaluate/animate.py", "evaluate/media.py", "evaluate/render_e
                   "motion/resample.py", "motion/rotations.py", "video/encode.py", "video/frames.py")
 ANIMATE_CODE = source_digest(_ANIMATE_PARTS)
 TURNTABLE_CODE = source_digest(_ANIMATE_PARTS + ("evaluate/turntable.py",))
+MESH_CODE = source_digest(_ANIMATE_PARTS + ("mesh",))
 MOTION_CODE = source_digest(("motion", "failures.py"))
+AUDIO_CODE = source_digest(("cli/video.py", "evaluate/media.py"))   # `video copy-audio`
 
 
 def driver_openpose_dir(name):
@@ -67,7 +69,8 @@ def motion_wav_input(wildcards):
 
 
 def animate_targets():
-    """Every trained subject of every setting under every motion (drivers also side by side) + a turntable."""
+    """Every trained subject of every setting under every motion (drivers also side by side) + a turntable + its
+    canonical mesh."""
     targets = []
     for setting in SETTINGS:
         for subject in TRAIN_SUBJECTS:
@@ -77,6 +80,7 @@ def animate_targets():
                 if motion in DRIVER_MOTIONS:
                     targets.append(f"{base}_side_by_side.mp4")
             targets += [f"{R}/turntable/{setting}/{subject}.mp4", f"{R}/turntable/{setting}/{subject}.json"]
+            targets += [f"{R}/mesh/{setting}/{subject}/canonical.ply", f"{R}/mesh/{setting}/{subject}/canonical.json"]
     return targets
 
 
