@@ -102,7 +102,7 @@ class Run:
 
     def evaluate(self, step: int) -> None:
         from talkinnerf.evaluate.regions import RegionFinder
-        from talkinnerf.evaluate.render_eval import EvalConfig, frame_metrics, render_view, select_frames
+        from talkinnerf.evaluate.render_eval import EvalConfig, coverage, frame_metrics, render_view, select_frames
         from talkinnerf.nerf.render import render_image
 
         t0 = time.perf_counter()
@@ -111,25 +111,27 @@ class Run:
         for d in self.data:
             for frame in select_frames(d.test_frames, self.eval_frames):
                 K, R, t = d.camera(frame)
-                pred = render_view(self.model, d.conditioning(frame, self.device), K, R, t,
-                                   d.params["transl"][frame], d.posed_box(frame), d.size, step, 4096,
-                                   self.cfg.model.background, self.device, render_image, self.render_options)
+                pred, acc = render_view(self.model, d.conditioning(frame, self.device), K, R, t,
+                                        d.params["transl"][frame], d.posed_box(frame), d.size, step, 4096,
+                                        self.cfg.model.background, self.device, render_image, self.render_options,
+                                        with_acc=True)
                 # `evaluate render`'s default boxes (face detector, hands from the part labels), the same for every arm
                 if d.name not in REGION_FINDERS:
                     REGION_FINDERS[d.name] = RegionFinder(d, EvalConfig().region_options())
                 boxes = REGION_FINDERS[d.name].boxes(frame)
-                rows.append(frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric))
+                rows.append({**frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric),
+                             "coverage": coverage(acc, d.alpha(frame).numpy())})
                 self.eval_count += 1
                 self.last_renders[(d.name, frame)] = (pred, boxes)
         self.model.train()
         self.eval_seconds += time.perf_counter() - t0
         mean = {m: float(np.nanmean([r[m] for r in rows])) if any(not math.isnan(r[m]) for r in rows) else math.nan
-                for m in METRICS}
+                for m in (*METRICS, "coverage")}
         self.rows.append({"run": self.name, "iteration": step, "seconds": round(self.seconds, 2),
                           **{m: round(v, 4) for m, v in mean.items()}})
         print(f"{self.name:9s} it {step:5d} {self.seconds:8.1f} s  PSNR {mean['psnr']:.2f} SSIM {mean['ssim']:.3f} "
               f"face {mean['psnr_face']:.2f}/{mean['ssim_face']:.3f} hands {mean['psnr_hands']:.2f}/"
-              f"{mean['ssim_hands']:.3f}", flush=True)
+              f"{mean['ssim_hands']:.3f} coverage {mean['coverage']:.3f}", flush=True)
 
 
 REGION_FINDERS: dict = {}   # subject -> RegionFinder (boxes cached per frame, shared by the arms)
