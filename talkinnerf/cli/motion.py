@@ -45,6 +45,21 @@ def add_commands(subparsers) -> None:
     p.add_argument("--layout", choices=LAYOUT_CHOICES, default="auto", help="source layout (default: detected)")
     p.set_defaults(func=_info)
 
+    p = subparsers.add_parser("export", help="a motion -> AMASS / TalkSHOW / EasyMocap layout (the readers' inverse)",
+                              description="Read a motion (any layout `convert` reads, usually our fits or our "
+                                          "format), turn it into the layout's default world and write it in "
+                                          "LAYOUT, so `motion convert` gives it back. See docs/motion.md.")
+    p.add_argument("source", help="motion file or EasyMocap folder")
+    p.add_argument("out", help="output: .npz (amass-smplx, amass-smplh, ours), .npy (talkshow), folder (easymocap)")
+    p.add_argument("--to", dest="to_layout", required=True, choices=LAYOUT_CHOICES[1:], help="layout to write")
+    p.add_argument("--fps", type=float, default=0.0, help="resample first (0 keeps the source's; talkshow: 30)")
+    p.add_argument("--layout", choices=LAYOUT_CHOICES, default="auto", help="source layout (default: detected)")
+    p.add_argument("--hand-mean", default="", metavar="SMPLX_NEUTRAL.npz",
+                   help="talkshow: subtract this model's hands_meanl/r (TalkSHOW hands are mean-relative)")
+    p.add_argument("--pelvis", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                   help="easymocap: rest pelvis joint (m) of the body, to turn transl into Th")
+    p.set_defaults(func=_export)
+
 
 def _convert(args) -> int:
     from talkinnerf.motion.convert import ConvertOptions, convert_motion
@@ -71,5 +86,23 @@ def _info(args) -> int:
     print(f"audio: {info['audio'] or 'none'}")
     print("conversions:" + ("" if info["conversions"] else " none"))
     for note in info["conversions"]:
+        print(f"  {note}")
+    return 0
+
+
+def _export(args) -> int:
+    import numpy as np
+
+    from talkinnerf.motion.convert import ConvertOptions, load_hand_mean, prepare_motion
+    from talkinnerf.motion.writers import write_layout
+
+    motion = prepare_motion(args.source, ConvertOptions(fps=0, layout=args.layout, check_audio=False))
+    notes: list[str] = []
+    write_layout(motion, args.to_layout, args.out, fps=args.fps,
+                 hand_mean=load_hand_mean(args.hand_mean) if args.hand_mean else None,
+                 pelvis=np.asarray(args.pelvis) if args.pelvis else None, notes=notes)
+    print(f"wrote {args.out}: {args.to_layout} from {motion.source_format} {args.source} ({motion.frames} frames "
+          f"at {motion.fps:g} fps)")
+    for note in notes:
         print(f"  {note}")
     return 0
