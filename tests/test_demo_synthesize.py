@@ -32,18 +32,18 @@ def encoded():
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, encoded):
-    import talkinnerf.video.encode as encode
+    import talkinnerf.evaluate.media as media
     from talkinnerf.demo.synthesize import synthesize
 
     root = tmp_path_factory.mktemp("demo")
-    write_video = encode.write_video
+    write_video = media.write_video_with_audio
 
     def keep_frames(path, frames, *args, **kwargs):
         encoded[Path(path)] = np.array(frames)
         return write_video(path, frames, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(encode, "write_video", keep_frames)
+        mp.setattr(media, "write_video_with_audio", keep_frames)
         for name, sub in (("ava", "a"), ("ben", "b")):
             synthesize(name, root / sub / f"{name}.mp4", _opts(), resolve_identity(name), progress=False)
         synthesize("ava", root / "a2" / "ava.mp4", _opts(), resolve_identity("ava"), progress=False)
@@ -212,3 +212,35 @@ def test_synthesis_leaves_autograd_on(demo):
     import torch
 
     assert torch.is_grad_enabled()
+
+
+def test_the_video_talks_and_decode_keeps_the_voice(demo, tmp_path):
+    from talkinnerf.evaluate.lipsync import audio_envelope
+    from talkinnerf.evaluate.media import read_audio_track, read_wav
+    from talkinnerf.video.decode import DecodeOptions, decode_video
+
+    video = demo / "a" / "ava.mp4"
+    gt = demo / "a" / "ava" / "gt"
+    voice = read_wav(gt / "audio.wav")
+    assert voice.rate == 16000 and voice.samples.shape == (24000, 1)        # 18 frames at 12 fps: 1.5 s, mono
+    track, rate, seconds = read_audio_track(video)                           # the mp4 carries it (AAC)
+    assert rate == 16000 and track.shape[1] == 1 and seconds == pytest.approx(1.5, abs=0.03)
+    meta = decode_video(video, tmp_path / "frames", DecodeOptions(size=SIZE))
+    assert meta["audio"]["sample_rate"] == 16000 and meta["audio"]["duration"] == pytest.approx(1.5)
+    kept = read_wav(tmp_path / "frames" / "audio.wav")
+    assert kept.samples.shape == (24000, 1)
+    # the decoded voice is the written one, sample for sample in time (AAC's priming trimmed by the edit list)
+    a, b = voice.samples[:, 0].astype(float), kept.samples[:, 0].astype(float)
+    lags = {lag: np.corrcoef(a[max(lag, 0):len(a) + min(lag, 0)], b[max(-lag, 0):len(b) + min(-lag, 0)])[0, 1]
+            for lag in range(-20, 21)}
+    assert max(lags, key=lags.get) == 0 and lags[0] > 0.99
+    # and its loudness is the jaw's, frame by frame
+    jaw = load_npz(gt / "anny_params.npz")["jaw_open"]
+    assert np.corrcoef(audio_envelope(kept.samples, 16000, 12.0, len(jaw)), jaw)[0, 1] > 0.9
+    assert read_json(gt / "voice.json")["samples"] == 24000
+    from talkinnerf.demo.voice import subject_voice
+
+    np.testing.assert_array_equal(subject_voice("ava", _opts(), resolve_identity("ava"))[0], voice.samples[:, 0])
+    # same seed, same voice; another subject, another voice
+    np.testing.assert_array_equal(read_wav(demo / "a2" / "ava" / "gt" / "audio.wav").samples, voice.samples)
+    assert not np.array_equal(read_wav(demo / "b" / "ben" / "gt" / "audio.wav").samples, voice.samples)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +44,43 @@ def test_cli_split(tmp_path):
                  "--options", '{"mode": "every_nth", "n": 5, "offset": 1}']) == 0
     data = json.loads(out.read_text())
     assert data["test"] == [1, 6, 11, 16] and data["rule"] == "every_nth n=5 offset=1"
+
+
+def test_unseen_motion_split_holds_out_the_last_fifth():
+    """The `tables` target's unseen split (experiments.splits.unseen): the last 20% of the video is never trained
+    on, the first 80% is, nothing is in both."""
+    s = split_frames(60, SplitOptions(mode="last_fraction", fraction=0.2))
+    assert s["test"] == list(range(48, 60)) and s["train"] == list(range(48))
+    assert not set(s["train"]) & set(s["test"]) and max(s["train"]) < min(s["test"])
+    assert split_frames(16, SplitOptions(mode="last_fraction", fraction=0.2))["test"] == [12, 13, 14, 15]
+
+
+def test_a_split_view_links_the_subjects_data_beside_its_own_split(tmp_path):
+    """`preprocess split --view-of RESULTS`: VIEW/splits/<s>.json plus relative links to RESULTS' frames, matte,
+    parts, keypoints and fit, so that `--data-root VIEW` trains on the same data with the other split."""
+    from talkinnerf.cli import main
+    from talkinnerf.io import write_json
+    from talkinnerf.train.data import data_digest
+
+    results = tmp_path / "results"
+    write_json(results / "frames" / "ava" / "meta.json", {"count": 20})
+    (results / "frames" / "ava" / "000000.png").write_bytes(b"png")
+    for folder in ("matte", "parts"):
+        (results / folder / "ava").mkdir(parents=True)
+        (results / folder / "ava" / "000000.png").write_bytes(folder.encode())
+    for name in ("keypoints", "smplx"):
+        (results / name).mkdir()
+        (results / name / "ava.npz").write_bytes(name.encode())
+    view = results / "views" / "unseen"
+    out = view / "splits" / "ava.json"
+    for _ in range(2):   # a rerun replaces its links
+        assert main(["preprocess", "split", "--frames", str(results / "frames" / "ava"), "--out", str(out),
+                     "--options", '{"mode": "last_fraction", "fraction": 0.2}', "--view-of", str(results),
+                     "--subject", "ava"]) == 0
+    assert json.loads(out.read_text())["test"] == [16, 17, 18, 19]
+    assert (view / "frames" / "ava").is_symlink() and not Path(os.readlink(view / "frames" / "ava")).is_absolute()
+    assert (view / "matte" / "ava" / "000000.png").read_bytes() == b"matte"
+    assert (view / "smplx" / "ava.npz").read_bytes() == b"smplx"
+    # training's data digest reads the view like the results folder, the split aside
+    write_json(results / "splits" / "ava.json", json.loads(out.read_text()))
+    assert data_digest(view, ["ava"]) == data_digest(results, ["ava"])

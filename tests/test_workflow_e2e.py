@@ -80,11 +80,20 @@ def test_tables_target_writes_every_paper_table_and_the_report(smoke_run):
     t3 = pd.read_csv(tables / "table3_novel_poses.csv")
     assert list(t3.method[:3]) == ["HumanNeRF", "Ours (Single-Id)", "Ours (Multi-Id)"]
     assert np.isfinite(t3.psnr).all() and (t3.psnr_n > 0).all()
+    # both splits, the unseen-motion one first; every cell the mean of both seeds with its spread
+    assert list(dict.fromkeys(t3.split)) == ["unseen", "interleaved"] and (t3.seeds.astype(str) == "0,1").all()
+    assert np.isfinite(t3.psnr_spread).all() and "±" in (tables / "table3_novel_poses.md").read_text()
+    assert t3.budget.str.contains("rays on 1×cpu").all()
+    unseen = __import__("json").loads((results / "views" / "unseen" / "splits" / "ava.json").read_text())
+    assert unseen["test"] == [12, 13, 14, 15] and max(unseen["train"]) == 11      # the last 20% of 16 frames
     assert r"$\uparrow$" in (tables / "table3_novel_poses.tex").read_text()
     t1 = pd.read_csv(tables / "table1_hands.csv")
     assert t1.method.iloc[-1] == "Complete Approach" and len(t1) == 5
     cost = pd.read_csv(tables / "training_cost.csv")
     assert 0 < cost.saving_iterations[cost.method.str.startswith("saving")].iloc[0] < 100
+    multi = cost[cost.role == "multi"]
+    assert list(multi.split) == ["unseen", "interleaved"] and (multi.rays_per_iteration == 2 * 8 ** 2).all()
+    assert (multi.world_size == 1).all() and np.isfinite(multi.psnr).all()
     assert "FaceMesh" in (tables / "table4_lipsync.md").read_text()   # says which metric it is
     fig7b = pd.read_csv(tables / "fig7b_novel_identity.csv")
     assert set(fig7b.seconds) == {1.0, 2.0} and fig7b.method.nunique() == 2
@@ -93,7 +102,10 @@ def test_tables_target_writes_every_paper_table_and_the_report(smoke_run):
     for png in ("fig7b_novel_identity.png", "fig3a_classes.png", "fig3b_hands.png"):
         assert Image.open(results / "figures" / png).size[0] > 100, png
     assert list((results / "figures" / "cross_identity").glob("*.png"))
-    assert "| Table 3: multi-id > single-id > HumanNeRF | psnr |" in (tables / "orderings.md").read_text()
+    assert "| Table 3: multi-id > single-id > HumanNeRF | unseen | psnr |" in (tables / "orderings.md").read_text()
+    order = pd.read_csv(tables / "orderings.csv", keep_default_na=False)
+    assert {"claim", "split", "seeds", "spread", "verdict"} <= set(order.columns)
+    assert set(order.verdict) <= {"yes", "no", "noise", "n/a"} and "interleaved" in set(order.split)
     # the report of the `tables` target holds every table and figure (`--report` alone covers `all`'s outputs)
     snakemake(smoke_run, "--report", str(results / "report.html"), "tables", configfile=SMOKE, timeout=600)
     html = (results / "report.html").read_text(errors="replace")

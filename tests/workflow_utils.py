@@ -23,7 +23,11 @@ def snakemake(workdir: Path, *args: str, configfile: str = "config.yaml", timeou
 def planned_jobs(workdir: Path, *args: str, configfile: str = "config.yaml") -> dict[str, int]:
     """Rule -> job count of a dry run (empty when there is nothing to do)."""
     proc = snakemake(workdir, "-n", *args, configfile=configfile, timeout=300)
-    text = proc.stdout + proc.stderr
+    return job_counts(proc.stdout + proc.stderr)
+
+
+def job_counts(text: str) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" of a dry run's output."""
     counts: dict[str, int] = {}
     lines = text.splitlines()
     for i, line in enumerate(lines):

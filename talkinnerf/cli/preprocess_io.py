@@ -30,6 +30,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("--frames", required=True, help="decoded frames folder")
     p.add_argument("--out", required=True, help="output json (results/splits/<subject>.json)")
     p.add_argument("--options", default=None, help="JSON of the config.yaml `split` section")
+    p.add_argument("--view-of", default=None, metavar="RESULTS",
+                   help="--out is VIEW/splits/<subject>.json of a second split: also link the subject's frames, "
+                        "matte, parts, keypoints and fit from RESULTS into VIEW (train/evaluate with --data-root "
+                        "VIEW)")
     failures.add_arguments(p, "split")
     p.set_defaults(func=_split)
 
@@ -83,4 +87,13 @@ def _split(args) -> int:
 
     split = run_split(args.frames, args.out, from_json(SplitOptions, args.options, "split"))
     print(f"split {split['rule']}: {len(split['train'])} train / {len(split['test'])} test -> {args.out}")
+    if args.view_of:
+        from pathlib import Path
+
+        from talkinnerf.preprocess.split import link_view
+
+        view = Path(args.out).parent.parent
+        subject = args.subject or Path(args.out).stem
+        links = link_view(args.view_of, view, subject)
+        print(f"view {view}: {len(links)} links of {subject} into {args.view_of}")
     return 0

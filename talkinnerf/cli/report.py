@@ -40,27 +40,38 @@ def add_commands(subparsers) -> None:
     table = subparsers.add_parser("paper-table", help="Table 1 (hands), 2 (face) or 3 (full frame + hands) from "
                                                       "per-frame metrics.csv files")
     table.add_argument("--kind", choices=("table1", "table2", "table3"), required=True)
-    table.add_argument("--entry", action="append", required=True, metavar="LABEL=CSV[,CSV...]",
+    table.add_argument("--entry", action="append", default=[], metavar="LABEL=CSV[,CSV...]",
                        help="a row: its label and the metrics.csv files pooled into it (repeat, in order)")
+    table.add_argument("--cell", action="append", default=[], metavar="SPLIT|SEED|LABEL=CSV[,CSV...]",
+                       help="one seed of a row on one split (repeat): the row is the mean over its seeds ± spread, "
+                            "rows in the order of their first cell")
+    table.add_argument("--meta", action="append", default=[], metavar="SPLIT|SEED|LABEL=META[,META...]",
+                       help="the meta.json of the models behind a row (its first seed is read): a budget column")
     table.add_argument("--caption", default="")
     table.add_argument("--out", required=True, help="output stem (writes .csv, .md, .tex)")
     table.set_defaults(func=_paper_table)
 
-    lip = subparsers.add_parser("lipsync-table", help="Table 4 stand-in from `evaluate lipsync` CSVs")
+    lip = subparsers.add_parser("lipsync-table", help="Table 4 (lip sync against the audio) from `evaluate lipsync` CSVs")
     lip.add_argument("--entry", action="append", required=True, metavar="LABEL=CSV[,CSV...]")
     lip.add_argument("--caption", default="")
     lip.add_argument("--out", required=True)
     lip.set_defaults(func=_lipsync_table)
 
-    cost = subparsers.add_parser("cost-table", help="§3.3 training cost: one multi-identity run vs N single runs")
-    cost.add_argument("--multi", required=True, help="meta.json of the multi-identity model")
-    cost.add_argument("--single", nargs="+", required=True, help="meta.json of each single-identity model")
+    cost = subparsers.add_parser("cost-table", help="§3.3 training cost: one multi-identity run vs N single runs, "
+                                                    "per split and seed, with the held-out quality each reached")
+    cost.add_argument("--runs", required=True,
+                      help='JSON list, one per (split, seed): {"split", "seed", "multi": {"meta": META, "metrics": '
+                           '[CSV...]}, "single": [{"subject", "meta": META, "metrics": [CSV]}, ...]}')
     cost.add_argument("--caption", default="")
     cost.add_argument("--out", required=True)
     cost.set_defaults(func=_cost_table)
 
     novel = subparsers.add_parser("novel-series", help="Fig. 7b: quality vs seconds of the novel identity's video")
-    novel.add_argument("--entry", action="append", required=True, metavar="METHOD@SECONDS=CSV[,CSV...]")
+    novel.add_argument("--entry", action="append", default=[], metavar="METHOD@SECONDS=CSV[,CSV...]")
+    novel.add_argument("--cell", action="append", default=[], metavar="SPLIT|SEED|METHOD@SECONDS=CSV[,CSV...]",
+                       help="one seed of a point (repeat): mean over seeds ± spread")
+    novel.add_argument("--meta", action="append", default=[], metavar="SPLIT|SEED|METHOD@SECONDS=META[,META...]",
+                       help="meta.json of the model behind a point (a fine-tune: its base model's too): budget")
     novel.add_argument("--caption", default="")
     novel.add_argument("--out", required=True)
     novel.add_argument("--figure", required=True, help="output PNG")
@@ -135,47 +146,70 @@ def _entries(items: list[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def _cells(args):
+    """--cell / --entry as cells, and --meta as (split, label) -> the first seed's meta.json dicts (or None)."""
+    from talkinnerf.io import read_json
+    from talkinnerf.report import paper_tables as pt
+
+    cells = [pt.parse_cell(c) for c in args.cell] + [pt.Cell("", "", label, tuple(paths))
+                                                     for label, paths in _entries(args.entry)]
+    if not cells:
+        raise ValueError("give the rows with --cell SPLIT|SEED|LABEL=CSV,... (or --entry LABEL=CSV,...)")
+    metas: dict | None = None
+    if args.meta:
+        metas = {}
+        for meta in map(pt.parse_cell, args.meta):
+            first = metas.setdefault((meta.split, meta.label), (meta.seed, []))
+            if first[0] == meta.seed:
+                first[1].extend(read_json(p) for p in meta.paths)
+        metas = {k: v[1] for k, v in metas.items()}
+    return cells, metas
+
+
 def _paper_table(args) -> None:
     from talkinnerf.report import paper_tables as pt
 
     metrics = {"table1": pt.TABLE1_METRICS, "table2": pt.TABLE2_METRICS, "table3": pt.TABLE3_METRICS}[args.kind]
-    table = pt.metric_table(_entries(args.entry), metrics)
-    pt.write_all(table, args.out, metrics, args.caption)
-    print(pt.to_markdown(table, metrics))
+    cells, metas = _cells(args)
+    table = pt.seed_table(cells, metrics, metas)
+    extra = ["split", "seeds"] + (["budget"] if metas is not None else [])
+    pt.write_all(table, args.out, metrics, args.caption, extra=extra)
+    print(pt.to_markdown(table, metrics, extra=extra))
 
 
 def _lipsync_table(args) -> None:
-    from talkinnerf.report import paper_tables as pt
+    from talkinnerf.report.lipsync_table import write_lipsync_table
 
-    table = pt.lipsync_table(_entries(args.entry))
-    metrics = ["corr", "corr_best", "abs_offset"]
-    pt.write_all(table, args.out, metrics, args.caption, extra=["frames_used"])
-    print(pt.to_markdown(table, metrics, extra=["frames_used"]))
+    print(write_lipsync_table(_entries(args.entry), args.out, args.caption))
 
 
 def _cost_table(args) -> None:
+    import json
+
     from talkinnerf.io import read_json
     from talkinnerf.report import paper_tables as pt
 
-    table = pt.cost_table(read_json(args.multi), [read_json(p) for p in args.single])
-    metrics = ["iterations", "seconds", "saving_iterations", "saving_seconds"]
-    pt.write_all(table, args.out, metrics, args.caption, extra=["models", "device"])
-    print(pt.to_markdown(table, metrics, extra=["models", "device"]))
+    runs = json.loads(args.runs)
+    for run in runs:
+        run["multi"]["meta"] = read_json(run["multi"]["meta"])
+        for single in run["single"]:
+            single["meta"] = read_json(single["meta"])
+    table = pt.cost_table(runs)
+    pt.write_all(table, args.out, pt.COST_METRICS, args.caption, extra=pt.COST_EXTRA)
+    print(pt.to_markdown(table, pt.COST_METRICS, extra=pt.COST_EXTRA))
 
 
 def _novel_series(args) -> None:
     from talkinnerf.report import paper_tables as pt
     from talkinnerf.report.figures import plot_novel_series
 
-    entries = []
-    for label, paths in _entries(args.entry):
-        method, _, seconds = label.rpartition("@")
-        entries.append((method, float(seconds), paths))
+    cells, metas = _cells(args)
     metrics = ["psnr", "ssim", "lpips"]
-    table = pt.novel_series(entries, metrics)
-    pt.write_all(table, args.out, metrics, args.caption, extra=["seconds"])
+    table = pt.novel_series(cells, metrics, metas)
+    extra = ["seconds", "seeds"] + (["budget"] if metas is not None else [])
+    pt.write_all(table, args.out, metrics, args.caption, extra=extra)
     plot_novel_series(table, args.figure, metrics)
-    print(pt.to_markdown(table, metrics, extra=["seconds"]))
+    print(pt.to_markdown(table, metrics, extra=extra))
 
 
 def _bleed(args) -> None:

@@ -39,7 +39,9 @@ class Performance:
     (T,) degrees; rotvecs: other bones, name -> (T,3) rotation vectors in Anny rest-world axes;
     finger_curl: side ('L'/'R') -> (T,5) curl in [0,1] per finger (thumb first), to be turned into finger-joint
     rotations by the rig (it knows each finger's flexion axis); facial: channel -> (T,) in [0,1];
-    root_rotvec / root_transl: (T,3) in Anny axes (metres); speech: (T,) the syllable envelope (diagnostics).
+    root_rotvec / root_transl: (T,3) in Anny axes (metres); speech: (T,) the syllable envelope (diagnostics);
+    syllables: [(start s, duration s, peak)] behind ``speech`` and the jaw, and talkativeness, the jaw's gain:
+    ``jaw_at`` evaluates the jaw opening at any times (the voice's audio samples).
     """
 
     t: np.ndarray
@@ -51,6 +53,17 @@ class Performance:
     root_rotvec: np.ndarray | None = None
     root_transl: np.ndarray | None = None
     speech: np.ndarray | None = None
+    syllables: list[tuple[float, float, float]] = field(default_factory=list)
+    talkativeness: float = 1.0
+
+    def jaw_at(self, times: np.ndarray) -> np.ndarray:
+        """The jawOpen signal at any times (seconds), from the same syllables as the frames' (T,)."""
+        return jaw_opening(signals.envelope_at(times, self.syllables), self.talkativeness)
+
+
+def jaw_opening(env: np.ndarray, talkativeness: float) -> np.ndarray:
+    """jawOpen in [0, 1] from the syllable envelope: slightly parted at rest, open with each syllable."""
+    return np.clip(talkativeness * (0.05 + 0.55 * env), 0, 1)
 
 
 def _rv(axis: str, deg: np.ndarray) -> np.ndarray:
@@ -82,12 +95,13 @@ def make_performance(t: np.ndarray, rng: np.random.Generator, gesture_amount: fl
 
     # --- speech: phrases and syllables drive the jaw, lips, brows, and beat gestures
     segs = signals.speech_segments(duration, rng)
-    env = signals.syllable_envelope(t, segs, rng)
-    perf.speech = env
+    sylls = signals.syllables(segs, rng)
+    env = signals.envelope_at(t, sylls)
+    perf.speech, perf.syllables, perf.talkativeness = env, sylls, float(talkativeness)
     talking = np.zeros(T)
     for a, b in segs:
         talking = np.maximum(talking, ((t >= a) & (t <= b)).astype(float))
-    jaw = np.clip(talkativeness * (0.05 + 0.55 * env), 0, 1)
+    jaw = jaw_opening(env, talkativeness)
     funnel = np.clip(0.35 * env * (signals.smooth_noise(t, rng, (0.3, 1.0)) > 0.4), 0, 1)
     smile = np.clip(smile_bias + 0.35 * np.maximum(signals.smooth_noise(t, rng, (0.05, 0.25)), 0), 0, 1)
     blink = signals.blinks(t, rng)

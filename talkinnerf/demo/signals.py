@@ -36,14 +36,16 @@ def speech_segments(duration: float, rng: np.random.Generator, phrase: tuple[flo
     return segs
 
 
-def syllable_envelope(t: np.ndarray, segments: list[tuple[float, float]], rng: np.random.Generator,
-                      rate_hz: float = 4.0) -> np.ndarray:
-    """Mouth-opening envelope in [0, 1]: syllable pulses at ~``rate_hz`` inside talking segments. (T,)
+def syllables(segments: list[tuple[float, float]], rng: np.random.Generator,
+              rate_hz: float = 4.0) -> list[tuple[float, float, float]]:
+    """The syllables of the talking segments: [(start, duration, peak)] in seconds, peak in [0, 1].
 
     Syllable lengths jitter +-35 % around 1/rate and their loudness varies (stressed / unstressed); a slow
-    phrase contour (louder in the middle of a phrase) modulates them, like a speech amplitude envelope.
+    phrase contour (louder in the middle of a phrase) scales the peaks, like a speech amplitude envelope. A
+    syllable is cut at the end of its segment. ``envelope_at`` turns the list into a signal at any times (the
+    video's frames, the voice's audio samples), so both follow the same syllables.
     """
-    env = np.zeros_like(t, dtype=np.float64)
+    out = []
     period = 1.0 / rate_hz
     for start, end in segments:
         time = start
@@ -51,9 +53,36 @@ def syllable_envelope(t: np.ndarray, segments: list[tuple[float, float]], rng: n
             dur = period * rng.uniform(0.65, 1.35)
             loud = rng.choice([rng.uniform(0.25, 0.55), rng.uniform(0.6, 1.0)], p=[0.4, 0.6])
             contour = 0.6 + 0.4 * np.sin(np.pi * np.clip((time - start) / max(end - start, 1e-6), 0, 1))
-            env = np.maximum(env, loud * contour * _bump(t, time, min(dur, end - time + 1e-3)))
+            out.append((float(time), float(min(dur, end - time + 1e-3)), float(loud * contour)))
             time += dur
+    return out
+
+
+def envelope_at(t: np.ndarray, sylls: list[tuple[float, float, float]]) -> np.ndarray:
+    """Mouth-opening envelope in [0, 1] at times ``t`` (seconds): each syllable a raised-cosine pulse of its peak
+    height, overlapping pulses combined by their maximum. (T,)"""
+    t = np.asarray(t, dtype=np.float64)
+    env = np.zeros_like(t, dtype=np.float64)
+    ordered = t.ndim == 1 and bool(np.all(np.diff(t) >= 0))
+    for start, dur, peak in sylls:
+        if not ordered:
+            env = np.maximum(env, peak * _bump(t, start, dur))
+            continue
+        # the pulse is 0 outside [start, start + dur]: only the times near it are evaluated
+        lo = max(int(np.searchsorted(t, start)) - 1, 0)
+        hi = min(int(np.searchsorted(t, start + dur, side="right")) + 1, len(t))
+        if hi > lo:
+            env[lo:hi] = np.maximum(env[lo:hi], peak * _bump(t[lo:hi], start, dur))
     return np.clip(env, 0.0, 1.0)
+
+
+def syllable_envelope(t: np.ndarray, segments: list[tuple[float, float]], rng: np.random.Generator,
+                      rate_hz: float = 4.0) -> np.ndarray:
+    """Mouth-opening envelope in [0, 1]: syllable pulses at ~``rate_hz`` inside talking segments. (T,)
+
+    ``envelope_at(t, syllables(segments, rng, rate_hz))``: see those two.
+    """
+    return envelope_at(t, syllables(segments, rng, rate_hz))
 
 
 def blinks(t: np.ndarray, rng: np.random.Generator, interval: tuple[float, float] = (1.8, 5.0),

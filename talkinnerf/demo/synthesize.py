@@ -1,7 +1,9 @@
 """Render one synthetic talking subject: the video plus its ground truth and an OpenPose stand-in.
 
-Outputs (docs/contracts.md): ``<video>`` (H.264 mp4) and beside it ``<stem>/gt/`` (camera.json, anny_params.npz,
-joints3d.npy, keypoints2d.npz, alpha/%06d.png, parts/%06d.png) and ``<stem>/openpose/%06d_keypoints.json``.
+Outputs (docs/contracts.md): ``<video>`` (H.264 mp4 with the subject's voice as an AAC track) and beside it
+``<stem>/gt/`` (camera.json, anny_params.npz, joints3d.npy, keypoints2d.npz, alpha/%06d.png, parts/%06d.png, and
+extra to the contract background.png, audio.wav: the voice as written, 16-bit PCM, and voice.json) and
+``<stem>/openpose/%06d_keypoints.json``.
 """
 
 from __future__ import annotations
@@ -61,10 +63,11 @@ def synthesize(subject: str, out_video: str | Path, opts: SynthesizeOptions, ide
     from talkinnerf.demo import appearance, detector
     from talkinnerf.demo.motion import make_performance
     from talkinnerf.demo.rig import anny_model, pose_sequence
+    from talkinnerf.demo.voice import synthesize_voice
+    from talkinnerf.evaluate.media import Audio, write_video_with_audio
     from talkinnerf.io import atomic_dir, save_npz, write_json
     from talkinnerf.progress import Progress  # a bar on a terminal, one line per tenth in a log file
     from talkinnerf.raster import rasterize
-    from talkinnerf.video.encode import write_video
 
     opts.validate()
     identity.validate(subject)
@@ -138,5 +141,23 @@ def synthesize(subject: str, out_video: str | Path, opts: SynthesizeOptions, ide
                  jaw_open=seq.facial[:, seq.facial_labels.index("jawOpen")],
                  speech_envelope=perf.speech.astype(np.float32), fps=np.float32(opts.fps),
                  seed=np.int64(seed))
-        write_video(out_video, frames, opts.fps, crf=opts.crf)
-    return {"subject": subject, "frames": n_frames, "size": size, "video": str(out_video), "gt": str(gt_root)}
+        # the voice: loudness from the same jaw signal, sample 0 at frame 0, as long as the frames
+        voice, voice_info = synthesize_voice(perf, n_frames / float(opts.fps), identity.gender,
+                                             np.random.default_rng(seed + 2))
+        _write_wav(root / "gt" / "audio.wav", voice, voice_info["rate"])
+        write_json(root / "gt" / "voice.json", voice_info)
+        write_video_with_audio(out_video, frames, opts.fps, Audio(voice[:, None], voice_info["rate"], "voice"),
+                               crf=opts.crf, bitrate=48000)
+    return {"subject": subject, "frames": n_frames, "size": size, "video": str(out_video), "gt": str(gt_root),
+            "voice_seconds": voice_info["seconds"]}
+
+
+def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """16-bit PCM mono WAV."""
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(rate))
+        w.writeframes(np.ascontiguousarray(samples, "<i2").tobytes())

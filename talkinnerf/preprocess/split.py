@@ -1,4 +1,10 @@
-"""Train / held-out frame split per subject: `splits/s.json` = {"train": [...], "test": [...], "rule": "..."}."""
+"""Train / held-out frame split per subject: `splits/s.json` = {"train": [...], "test": [...], "rule": "..."}.
+
+A second split of the same data (the `tables` target's unseen-motion split, docs/experiments.md) lives in a *view*:
+a folder with its own `splits/<s>.json` and relative links to the subject's frames, mattes, part labels, keypoints
+and fit under the results folder (:func:`link_view`), so training and evaluation read it with
+`--data-root <view>` and nothing else changes.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,17 @@ class SplitOptions:
     fraction: float = 0.2     # "last_fraction": the last ceil(fraction × F) frames are held out (novel poses)
     after_seconds: float = 0.0  # "after_seconds": frames from this time on are held out, every n-th of them
                                 #   (novel identities: test frames lie after the longest fine-tuning window)
+
+
+def describe_split(opts: SplitOptions) -> str:
+    """What a split holds out, in words (table captions)."""
+    if opts.mode == "every_nth":
+        offset = opts.offset % max(opts.n, 1)
+        return f"every {opts.n}th frame held out (from frame {offset}): poses near training frames"
+    if opts.mode == "last_fraction":
+        return (f"the last {opts.fraction:.0%} of each video held out: poses and expressions never seen in "
+                "training")
+    return f"frames from {opts.after_seconds:g} s on held out, every {opts.n}th"
 
 
 def split_frames(count: int, opts: SplitOptions, fps: float | None = None) -> dict:
@@ -87,3 +104,28 @@ def run_split(frames_dir: str | os.PathLike, out: str | os.PathLike, opts: Split
         raise ValueError(f"split of {frames_dir}: {err}") from None
     write_json(out, split)
     return split
+
+
+# what a split's view links from the results folder, per subject (training and evaluation read these)
+VIEW_LINKS = ("frames/{s}", "matte/{s}", "parts/{s}", "keypoints/{s}.npz", "smplx/{s}.npz")
+
+
+def link_view(results_dir: str | os.PathLike, view_dir: str | os.PathLike, subject: str) -> list[Path]:
+    """Link ``subject``'s data under ``results_dir`` into ``view_dir`` (relative symlinks, replaced atomically);
+    returns the links. ``view_dir/splits/<subject>.json`` is the view's own split, written beside them."""
+    links = []
+    for pattern in VIEW_LINKS:
+        rel = pattern.format(s=subject)
+        link = Path(view_dir) / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        target = os.path.relpath(os.path.abspath(Path(results_dir) / rel), os.path.abspath(link.parent))
+        if link.exists() and not link.is_symlink():
+            raise FileExistsError(f"{link} is a real file or folder, not a link into {results_dir}: remove it")
+        if not (link.is_symlink() and os.readlink(link) == target):
+            tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+            if tmp.is_symlink():
+                tmp.unlink()
+            os.symlink(target, tmp)
+            os.replace(tmp, link)
+        links.append(link)
+    return links

@@ -47,7 +47,8 @@ def _save(fig, out: str | Path, dpi: int = 110) -> None:
 
 def plot_novel_series(table: pd.DataFrame, out: str | Path, metrics=("psnr", "ssim", "lpips")) -> None:
     """Fig. 7b: held-out quality of the novel identity against the seconds of video it was given, one line per
-    method (TalkinNeRF fine-tuned from the multi-identity model vs the baseline trained from scratch)."""
+    method (TalkinNeRF fine-tuned from the multi-identity model vs the baseline trained from scratch); error bars:
+    the seeds' spread (half their range) where the table has one."""
     plt = _plt()
     shown = [m for m in metrics if m in table and table[m].notna().any()]
     fig, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown), 3.0), squeeze=False)
@@ -56,7 +57,9 @@ def plot_novel_series(table: pd.DataFrame, out: str | Path, metrics=("psnr", "ss
         for method, rows in table.groupby("method", sort=False):
             rows = rows.sort_values("seconds")
             scale = 1e3 if metric.startswith("lpips") else 1.0
-            ax.plot(rows["seconds"], rows[metric] * scale, marker="o", label=method)
+            spread = rows.get(f"{metric}_spread")
+            ax.errorbar(rows["seconds"], rows[metric] * scale, marker="o", label=method, capsize=3,
+                        yerr=None if spread is None or spread.isna().all() else spread.fillna(0) * scale)
         ax.set_xscale("log")
         ax.set_xticks(sorted(table["seconds"].unique()))
         ax.set_xticklabels([f"{s:g}" for s in sorted(table["seconds"].unique())])

@@ -163,7 +163,7 @@ def all_targets():
 # changed algorithm reruns the rule and everything downstream, as a changed option does; comments do not count.
 RULE_CODE = {
     "body_model": ("body",),
-    "demo_synthesize": ("demo", "raster", "body", "camera.py", "video"),
+    "demo_synthesize": ("demo", "raster", "body", "camera.py", "video", "evaluate/media.py"),
     "demo_contact_sheet": ("demo",),
     "decode": ("video",),
     "matte": ("preprocess/matte", "preprocess/rvm.py", "video"),
