@@ -12,7 +12,7 @@ from workflow_utils import REPO, snakemake
 def test_slurm_profile_dry_run(tmp_path):
     assert importlib.util.find_spec("snakemake_executor_plugin_slurm"), \
         "install the test extras: pip install -e '.[test]' (snakemake-executor-plugin-slurm)"
-    proc = snakemake(tmp_path, "--profile", str(REPO / "workflow" / "profiles" / "slurm"), "-n", "-p",
+    proc = snakemake(tmp_path, "--profile", str(REPO / "workflow" / "profiles" / "slurm"), "-n", "-p", "tables",
                      configfile="configs/paper.yaml", timeout=300)
     text = proc.stdout + proc.stderr
     assert "Using profile" in text and "slurm" in text
@@ -25,6 +25,16 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "--nproc_per_node 4" in text
     decode = text[text.index("rule decode:"):]
     assert "slurm_partition=cpu" in decode[:decode.index("\n[")]
+    # every job that asks for a GPU goes to the gpu partition (sbatch refuses --gpus on the cpu one); `tables`
+    # adds the single-subject and few-second trainings
+    blocks = re.split(r"\n\[[^\]]+\]\n", text)
+    gpu_rules = set()
+    for block in blocks:
+        rule, res = re.search(r"rule (\w+):", block), re.search(r"resources: (.*)", block)
+        if rule and res and int((re.search(r"\bgpu=(\d+)", res.group(1)) or [0, 0])[1]):
+            assert "slurm_partition=gpu" in res.group(1), (rule.group(1), res.group(1))
+            gpu_rules.add(rule.group(1))
+    assert {"train", "finetune", "train_single", "train_clip", "evaluate_render"} <= gpu_rules, gpu_rules
     assert not (tmp_path / "results").exists()           # a dry run writes nothing
 
 
