@@ -224,7 +224,7 @@ def over_patch_background(colour: torch.Tensor, opacity: torch.Tensor, batch: di
 
 
 def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: torch.Tensor,
-                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Run the model on the rays that hit the posed box; misses get the background colour.
 
     Returns rgb (N,3) for all rays, seg_logits (H,C) and hit indices (H,) for the hit rays, and acc (N,) for all
