@@ -382,19 +382,12 @@ def animate(model_path: str | Path, subject: str, motion_path: str | Path, data_
     """Render ``subject`` of ``model_path`` under ``motion_path``; write ``out`` (.mp4, the motion's audio muxed),
     ``json_path`` (default: ``out`` with .json) and, with ``driver_frames``, ``side_by_side_out``."""
     from talkinnerf.evaluate.media import fit_to_frames, read_wav, write_video_with_audio
-    from talkinnerf.evaluate.render_eval import device_render_options, to_uint8
-    from talkinnerf.train.data import load_subject
-    from talkinnerf.train.trainer import default_model_factory, load_model, resolve_device
+    from talkinnerf.evaluate.render_eval import device_render_options, load_avatar, to_uint8
 
     if side_by_side_out is not None and driver_frames is None:
         raise ValueError("a side-by-side video needs the driver's frames (--driver-frames)")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    model, model_cfg, names, step = load_model(model_path, device, model_factory or default_model_factory)
-    if subject not in names:
-        raise ValueError(f"subject {subject} is not an identity of {model_path} (identities: {names})")
-    data = load_subject(data_root, subject, names.index(subject), model_cfg.background, cfg.box_padding, 1)
+    model, model_cfg, step, data, device = load_avatar(model_path, subject, data_root, cfg.device, cfg.threads,
+                                                      cfg.box_padding, 1, model_factory)
     prepared = prepare_motion_for(motion_path, data, cfg.fps, cfg.smoothing, cfg.smoothing_window,
                                   cfg.smoothing_sigma, cfg.heading, cfg.camera_frame)
     m, fps = prepared.motion, prepared.fps

@@ -204,22 +204,32 @@ def select_frames(frames: list[int], limit: int) -> list[int]:
     return [frames[i] for i in sorted(set(idx.tolist()))]
 
 
+def load_avatar(model_path: str | Path, subject: str, data_root: str | Path, device_name: str, threads: int,
+                box_padding: float, cache_size: int = 1, model_factory=None):
+    """The trained model and one of its identities' data: (model, model_cfg, step, data, device). ``threads`` > 0
+    sets torch's CPU threads; an unknown subject is an error naming the model's identities."""
+    from talkinnerf.train.trainer import default_model_factory, load_model, resolve_device
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    device = resolve_device(device_name)
+    model, model_cfg, names, step = load_model(model_path, device, model_factory or default_model_factory)
+    if subject not in names:
+        raise ValueError(f"subject {subject} is not an identity of {model_path} (identities: {names})")
+    data = load_subject(data_root, subject, names.index(subject), model_cfg.background, box_padding,
+                        cache_size=cache_size)
+    return model, model_cfg, step, data, device
+
+
 def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path, out: str | Path, cfg: EvalConfig,
                     model_factory=None, render_fn=None) -> dict[str, Any]:
     """Render every test-split frame of ``subject`` and write metrics.csv, compare.png, render.mp4."""
     from talkinnerf.evaluate.metrics import LpipsMetric
     from talkinnerf.evaluate.regions import RegionFinder
-    from talkinnerf.train.trainer import default_model_factory, load_model, resolve_device
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
     out = Path(out)
-    model, model_cfg, names, step = load_model(model_path, device, model_factory or default_model_factory)
-    if subject not in names:
-        raise ValueError(f"subject {subject} is not an identity of {model_path} (identities: {names})")
-    data = load_subject(data_root, subject, names.index(subject), model_cfg.background, cfg.box_padding,
-                        cache_size=8)
+    model, model_cfg, step, data, device = load_avatar(model_path, subject, data_root, cfg.device, cfg.threads,
+                                                       cfg.box_padding, 8, model_factory)
     if not data.test_frames:
         raise ValueError(f"subject {subject}: splits/{subject}.json has no test frames")
     if "joints" not in data.params:

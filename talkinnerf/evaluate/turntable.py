@@ -162,18 +162,11 @@ def turntable(model_path: str | Path, subject: str, data_root: str | Path, out: 
               motion: str | Path | None = None, json_path: str | Path | None = None, model_factory=None,
               render_fn=None) -> dict[str, Any]:
     """Write the orbit of ``subject`` of ``model_path`` to ``out`` (.mp4) and its description to ``json_path``."""
-    from talkinnerf.evaluate.render_eval import to_uint8
-    from talkinnerf.train.data import load_subject
-    from talkinnerf.train.trainer import default_model_factory, load_model, resolve_device
+    from talkinnerf.evaluate.render_eval import load_avatar, to_uint8
     from talkinnerf.video.encode import write_video
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    model, model_cfg, names, step = load_model(model_path, device, model_factory or default_model_factory)
-    if subject not in names:
-        raise ValueError(f"subject {subject} is not an identity of {model_path} (identities: {names})")
-    data = load_subject(data_root, subject, names.index(subject), model_cfg.background, cfg.box_padding, 1)
+    model, model_cfg, step, data, device = load_avatar(model_path, subject, data_root, cfg.device, cfg.threads,
+                                                      cfg.box_padding, 1, model_factory)
     t0 = time.perf_counter()
     images, info = turntable_frames(model, model_cfg, step, data, cfg, device, motion, render_fn)
     seconds = time.perf_counter() - t0

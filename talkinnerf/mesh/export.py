@@ -520,16 +520,10 @@ def export_meshes(model_path: str | Path, subject: str, data_root: str | Path, o
                   ) -> dict[str, Any]:
     """Write ``out``/canonical.<fmt> and canonical.json; with ``motion`` also ``out``/<motion stem>/<frame>.<fmt>
     (posed meshes in world coordinates: posed root frame + the frame's translation) and frames.json."""
-    from talkinnerf.train.data import load_subject
-    from talkinnerf.train.trainer import default_model_factory, load_model, resolve_device
+    from talkinnerf.evaluate.render_eval import load_avatar
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    model, model_cfg, names, step = load_model(model_path, device, model_factory or default_model_factory)
-    if subject not in names:
-        raise ValueError(f"subject {subject} is not an identity of {model_path} (identities: {names})")
-    data = load_subject(data_root, subject, names.index(subject), model_cfg.background, 0.05, 1)
+    model, model_cfg, step, data, device = load_avatar(model_path, subject, data_root, cfg.device, cfg.threads,
+                                                      0.05, 1, model_factory)
     out = Path(out)
     t0 = time.perf_counter()
     cond, frame = canonical_conditioning(data, cfg.expression, device)
