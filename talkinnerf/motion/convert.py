@@ -50,6 +50,15 @@ def load_hand_mean(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
+def turn_about_x(motion: Motion, angle: float) -> Motion:
+    """The motion with its global orientation and translation turned ``angle`` radians about the world's x axis
+    (about the origin: R <- W R, t <- t W^T for row vectors)."""
+    turn = np.array([angle, 0.0, 0.0])
+    return motion.replace(global_orient=compose_aa(np.broadcast_to(turn, motion.global_orient.shape),
+                                                   motion.global_orient),
+                          transl=motion.transl @ aa_to_matrix(turn).T)
+
+
 def to_our_world(motion: Motion, world: str) -> Motion:
     """Turn a motion from a source world (its up axis) into ours: y up."""
     if world not in WORLD_TURN:
@@ -57,10 +66,7 @@ def to_our_world(motion: Motion, world: str) -> Motion:
     angle = WORLD_TURN[world]
     if angle == 0.0:
         return motion
-    turn = np.array([angle, 0.0, 0.0])
-    out = motion.replace(global_orient=compose_aa(np.broadcast_to(turn, motion.global_orient.shape),
-                                                  motion.global_orient),
-                         transl=motion.transl @ aa_to_matrix(turn).T)
+    out = turn_about_x(motion, angle)
     # W turns the body about the world origin; SMPL-X turns about the pelvis, so the exact transl also gets
     # (W - I) pelvis: a constant that animate's first-frame-relative translation cancels
     out.conversions.append(f"world: source {world} -> ours (y up): global orient and translation turned "

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from talkinnerf.io import atomic_dir, atomic_path
-from talkinnerf.motion.convert import DEFAULT_WORLD, WORLD_TURN
+from talkinnerf.motion.convert import DEFAULT_WORLD, WORLD_TURN, turn_about_x
 from talkinnerf.motion.format import Motion, save_motion, validate
 from talkinnerf.motion.readers import TALKSHOW_FPS
 from talkinnerf.motion.resample import resample_motion
-from talkinnerf.motion.rotations import aa_to_matrix, compose_aa
+from talkinnerf.motion.rotations import aa_to_matrix
 
 WRITE_LAYOUTS = ("amass-smplx", "amass-smplh", "talkshow", "easymocap", "ours")
 TALKSHOW_EXPRESSION = 100
@@ -34,11 +34,7 @@ def from_our_world(motion: Motion, world: str) -> Motion:
     angle = WORLD_TURN[world]
     if angle == 0.0:
         return motion
-    back = np.array([-angle, 0.0, 0.0])
-    # to_our_world: R <- W R, t <- t W^T (row vectors); inverse: R <- W^T R, t <- t W
-    return motion.replace(global_orient=compose_aa(np.broadcast_to(back, motion.global_orient.shape),
-                                                   motion.global_orient),
-                          transl=motion.transl @ aa_to_matrix(back).T)
+    return turn_about_x(motion, -angle)      # W^T = the turn by -angle
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
