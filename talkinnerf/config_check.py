@@ -49,6 +49,9 @@ def check_stage_sections(config: dict[str, Any]) -> None:
         from_dict(model_cls, setting_train_section(config, setting), where=f"config settings.{setting}")
     demo_cls = options_class("demo_render")
     demo = config.get("demo") or {}
+    if demo.get("decode"):
+        from_dict(options_class("decode"), {**(config.get("decode") or {}), **demo["decode"]},
+                  where="config section 'demo.decode'")
     if demo.get("matte"):
         from_dict(options_class("matte"), {**(config.get("matte") or {}), **demo["matte"]},
                   where="config section 'demo.matte'")

@@ -41,7 +41,7 @@ def test_a_dropped_in_video_becomes_a_subject(tmp_path):
         (REPO / "config.yaml").read_text())["settings"])
 
 
-def test_demo_subjects_keep_their_matte_and_drop_ins_get_auto(tmp_path):
+def test_demo_subjects_keep_their_matte_and_size_and_drop_ins_get_auto_and_256(tmp_path):
     """`demo.matte` applies to the demo's synthetic subjects only; a dropped-in video runs the `matte` section."""
     videos = tmp_path / "data" / "videos"
     videos.mkdir(parents=True)
@@ -53,6 +53,10 @@ def test_demo_subjects_keep_their_matte_and_drop_ins_get_auto(tmp_path):
     assert '"backend": "background"' in commands["results/frames/ava"]
     assert f'"backend": "{config["matte"]["backend"]}"' in commands["results/frames/alex"]
     assert config["matte"]["backend"] == "auto" and config["demo"]["matte"]["backend"] == "background"
+    # a dropped-in video decodes at the `decode` size (256: a face ~40 px); a demo subject at its render size
+    decodes = {line.split("--out ")[1].split()[0]: line for line in text.splitlines() if "video decode" in line}
+    assert '"size": 256' in decodes["results/frames/alex"] and config["decode"]["size"] == 256
+    assert '"size": 128' in decodes["results/frames/ava"]
 
 
 def _write_config(tmp_path: Path, edit) -> str:
@@ -70,6 +74,7 @@ def _write_config(tmp_path: Path, edit) -> str:
         (lambda c: c.update({"unknown_top_level": 1}), "unknown_top_level"),
         (lambda c: c["matte"].update({"backend": "magic"}), "magic"),
         (lambda c: c["demo"]["matte"].update({"threshold_typo": 3}), "threshold_typo"),
+        (lambda c: c["demo"].update({"decode": {"sise": 256}}), "sise"),
         (lambda c: c["settings"]["talkinnerf"].update({"not_an_ablation": True}), "not_an_ablation"),
         (lambda c: c["experiments"]["splits"]["unseen"]["split"].update({"fractoin": 0.2}), "fractoin"),
         (lambda c: c["experiments"]["splits"]["unseen"].update({"split": "main"}), "only one split"),

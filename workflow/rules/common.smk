@@ -112,6 +112,20 @@ from talkinnerf.evaluate.preprocess_accuracy import MATTE_BACKENDS  # noqa: E402
 from talkinnerf.preprocess.matte import backend_identity as matte_backend_identity  # noqa: E402
 
 
+def decode_section(subject):
+    """A subject's decode options: the `decode` section; a demo subject is decoded at its own render resolution
+    (upsampling the synthetic video would cost renders without adding detail), unless `demo.decode` says more."""
+    section = dict(config.get("decode") or {})
+    if is_demo(subject):
+        entry = next(s for s in DEMO["subjects"] + DEMO["novel"] if s["name"] == subject)
+        from talkinnerf.demo.options import SynthesizeOptions
+
+        render = {**(config.get("demo_render") or {}), **entry}
+        section["size"] = int(render.get("resolution", SynthesizeOptions.resolution))
+        section.update(DEMO.get("decode") or {})
+    return section
+
+
 def matte_section(subject):
     """A subject's matte options: the `matte` section, with `demo.matte` over it for the demo's subjects (their
     static synthetic backdrops suit `background`; drop-in videos get `auto`: rvm with its weights, else mediapipe)."""

@@ -10,7 +10,7 @@ rule decode:
         py=PY,
         code=code_version("decode"),
         failure=FAILURE_ARGS,
-        options=options("decode"),
+        options=lambda w: json.dumps(decode_section(w.subject), sort_keys=True),
     log:
         f"{R}/logs/decode/{{subject}}.log",
     benchmark:
