@@ -9,6 +9,9 @@ One options dataclass and one dispatch table; each backend is one module a reade
 - `mediapipe` (mediapipe.py): MediaPipe selfie segmentation (offline, Apache-2.0), frame by frame;
 - `auto`: `rvm` when its weights are present, else `mediapipe`.
 
+After a learned backend (rvm, mediapipe) the backdrop check (backdrop_check.py) removes foreground regions that
+are really the static backdrop (a wall patch beside the head, a detached blob); option `backdrop_check`.
+
 A backend is ``fn(frames: uint8 (T,H,W,3), opts: MatteOptions, frames_dir: Path) -> uint8 (T,H,W)``.
 See docs/matting.md.
 """
@@ -73,6 +76,12 @@ class MatteOptions:
     # mediapipe backend
     mediapipe_model: int = 0         # selfie segmentation model_selection: 0 general (256×256), 1 landscape (144×256)
     mediapipe_smoothing: float = 0.0  # temporal smoothing: alpha_t ← (1-s)·mask_t + s·alpha_{t-1}; 0 = off
+    # backdrop check after rvm / mediapipe (auto): drop foreground regions that match the static backdrop
+    backdrop_check: bool = True      # on for the learned backends; background and provided never run it
+    backdrop_match: float = 4.0      # a pixel matches its backdrop plate within this × the footage noise (RGB)
+    backdrop_min_seen: float = 0.2   # a plate is trusted where ≥ this fraction of sampled frames saw it as background
+    backdrop_min_region: float = 0.0005  # remove only matching regions ≥ this fraction of the image (no speckles)
+    backdrop_max_depth: float = 0.1  # ... reaching ≤ this × the short image side into the matte from its outline
 
 
 Backend = Callable[[np.ndarray, MatteOptions, Path], np.ndarray]
@@ -89,6 +98,8 @@ def _matte_mediapipe(frames: np.ndarray, opts: MatteOptions, frames_dir: Path) -
 
     return matte_mediapipe(frames, opts, frames_dir)
 
+
+LEARNED = ("rvm", "mediapipe")  # the backends the backdrop check cleans
 
 BACKENDS: dict[str, Backend] = {
     "background": matte_background,
@@ -136,8 +147,13 @@ def backend_identity(section: dict | None) -> str:
     return f"rvm:{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def compute_mattes(frames: np.ndarray, opts: MatteOptions, frames_dir: Path = Path(".")) -> np.ndarray:
-    """Dispatch to the backend (`auto` resolved): frames uint8 (T,H,W,3) → alpha uint8 (T,H,W)."""
+def compute_mattes(frames: np.ndarray, opts: MatteOptions, frames_dir: Path = Path("."),
+                   report: dict | None = None) -> np.ndarray:
+    """Dispatch to the backend (`auto` resolved): frames uint8 (T,H,W,3) → alpha uint8 (T,H,W).
+
+    After a learned backend the backdrop check runs (option `backdrop_check`); its report goes to
+    ``report["backdrop_check"]`` when a dict is given.
+    """
     name = resolve_backend(opts)
     try:
         backend = BACKENDS[name]
@@ -146,7 +162,26 @@ def compute_mattes(frames: np.ndarray, opts: MatteOptions, frames_dir: Path = Pa
     alphas = backend(frames, opts, Path(frames_dir))
     if alphas.shape != frames.shape[:3] or alphas.dtype != np.uint8:
         raise ValueError(f"matte backend {name} returned {alphas.shape} {alphas.dtype} for {frames_dir}")
+    if name in LEARNED:
+        if opts.backdrop_check:
+            from talkinnerf.preprocess.matte.backdrop_check import check_backdrop
+
+            alphas, done = check_backdrop(frames, alphas, match=opts.backdrop_match, min_seen=opts.backdrop_min_seen,
+                                          min_region=opts.backdrop_min_region, max_depth=opts.backdrop_max_depth)
+        else:
+            done = {"applied": False, "skipped": "option backdrop_check is off"}
+        if report is not None:
+            report["backdrop_check"] = done
     return alphas
+
+
+def _describe_check(done: dict) -> str:
+    """One log line of a backdrop-check report."""
+    if not done.get("applied"):
+        return f"skipped: {done.get('skipped')}"
+    return (f"removed {100 * done['removed']:.3f} % of the foreground pixels in {done['frames_touched']} frames "
+            f"(backdrop trusted on {100 * done['trusted']:.0f} % of the image, noise {done['noise']}, "
+            f"match distance {done['match']})")
 
 
 def _alpha_scale(alpha) -> float:
@@ -168,7 +203,8 @@ def run_matte(frames_dir: str | os.PathLike, out: str | os.PathLike, opts: Matte
     frames = read_frames(frames_dir)
     backend = resolve_backend(opts)
     start = time.perf_counter()
-    alphas = compute_mattes(frames, dataclasses.replace(opts, backend=backend), frames_dir)
+    checked: dict = {}
+    alphas = compute_mattes(frames, dataclasses.replace(opts, backend=backend), frames_dir, checked)
     seconds = time.perf_counter() - start
     if len(alphas) and max(float(np.asarray(a).max()) for a in alphas) < 0.5 * _alpha_scale(alphas[0]):
         from talkinnerf.failures import SubjectInputError
@@ -181,8 +217,11 @@ def run_matte(frames_dir: str | os.PathLike, out: str | os.PathLike, opts: Matte
     if backend == "rvm":
         weights = rvm_weights_path(opts)
         meta["weights"] = {"file": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    meta.update(checked)
     print(f"matte backend {backend} (requested {opts.backend}): {len(alphas)} frames "
           f"{frames.shape[2]}x{frames.shape[1]} in {seconds:.2f} s")
+    if "backdrop_check" in checked:
+        print(f"matte backdrop check: {_describe_check(checked['backdrop_check'])}")
     with atomic_dir(out) as tmp:
         for i, alpha in enumerate(alphas):
             write_gray_png(tmp / f"{i:06d}.png", alpha)
