@@ -54,14 +54,16 @@ METRICS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face", "psn
 
 class Run:
     def __init__(self, name: str, cfg, data, device, cull: bool, autocast: str, render_options, fold: bool,
-                 lpips_metric, eval_frames: int):
+                 lpips_metric, eval_frames: int, eval_data=None):
         from talkinnerf.nerf.mlp import set_folding
         from talkinnerf.train.losses import TalkinLoss, make_lpips
-        from talkinnerf.train.trainer import (default_model_factory, effective_loss_weights, make_optimizer,
-                                              seed_everything)
+        from talkinnerf.train.alignment import param_group
+        from talkinnerf.train.trainer import (default_model_factory, effective_loss_weights, make_alignment,
+                                              make_optimizer, seed_everything)
 
         self.name, self.cfg, self.data, self.device, self.render_options = name, cfg, data, device, render_options
         self.lpips_metric, self.eval_frames = lpips_metric, eval_frames
+        self.eval_data = eval_data or data     # --eval-data: the held-out frames rendered with other fits
         self.gen = seed_everything(cfg.seed)
         self.model = default_model_factory(cfg.model, len(data)).to(device).train()
         self.model.joint_box_culling = cull
@@ -70,7 +72,11 @@ class Run:
         lpips_module, _ = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device, min_side=cfg.patch_size)
         self.loss_fn = TalkinLoss(effective_loss_weights(cfg, lpips_module is not None), cfg.model.four_classes,
                                   lpips_module, weights_without_lpips=effective_loss_weights(cfg, False))
-        self.opt = make_optimizer(self.model.param_groups(cfg.lr), cfg)
+        self.alignment = make_alignment(data, cfg, device)     # train.frame_alignment: per-frame fit offsets
+        groups = self.model.param_groups(cfg.lr)
+        if self.alignment is not None:
+            groups.append(param_group(self.alignment, cfg.alignment_lr))
+        self.opt = make_optimizer(groups, cfg)
         decay = cfg.effective_decay_steps()
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: cfg.decay_rate ** (s / decay))
         self.background = torch.tensor(cfg.model.background, dtype=torch.float32)
@@ -90,7 +96,7 @@ class Run:
         self.model.prepare_step(step)
         batches = sample_step(self.data, cfg, step, self.gen)
         losses, _, _ = iteration_losses(self.model, self.model, batches, step, cfg, self.loss_fn, self.background,
-                                        self.device, step % cfg.lpips_every == 0)
+                                        self.device, step % cfg.lpips_every == 0, self.alignment)
         total = losses["total"]
         self.opt.zero_grad(set_to_none=True)
         if total.requires_grad:
@@ -108,7 +114,7 @@ class Run:
         t0 = time.perf_counter()
         self.model.eval()
         rows = []
-        for d in self.data:
+        for d in self.eval_data:
             for frame in select_frames(d.test_frames, self.eval_frames):
                 K, R, t = d.camera(frame)
                 pred, acc = render_view(self.model, d.conditioning(frame, self.device), K, R, t,
@@ -149,24 +155,30 @@ def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:
     return out
 
 
-def region_grid(runs: list[Run], data, region: str, scale: int = 4) -> np.ndarray:
+def region_grid(runs: list[Run], region: str, side: int = 160) -> np.ndarray:
     """One row per (subject, evaluated frame): ground truth | each arm's latest render, cropped to ``region``
-    (face, left_hand, right_hand) and enlarged ``scale`` x (nearest), for looking at the faces and hands."""
+    (face, left_hand, right_hand) and resized to ``side`` px squares (nearest; the detector's boxes differ in size
+    between subjects and frames), for looking at the faces and hands."""
     from talkinnerf.evaluate.render_eval import compare_grid
 
+    def square(crop: np.ndarray) -> np.ndarray:
+        rows = (np.arange(side) * crop.shape[0] // side).clip(0, crop.shape[0] - 1)
+        cols = (np.arange(side) * crop.shape[1] // side).clip(0, crop.shape[1] - 1)
+        return crop[rows][:, cols]
+
     rows = []
+    data = runs[0].eval_data
     for (name, frame), (_, boxes) in runs[0].last_renders.items():
         box = boxes.get(region)
         if box is None:
             continue
         r0, r1, c0, c1 = box
         d = next(x for x in data if x.name == name)
-        rows.append((d.image(frame).numpy()[r0:r1, c0:c1],
-                     *(run.last_renders[(name, frame)][0][r0:r1, c0:c1] for run in runs)))
+        rows.append((square(d.image(frame).numpy()[r0:r1, c0:c1]),
+                     *(square(run.last_renders[(name, frame)][0][r0:r1, c0:c1]) for run in runs)))
     if not rows:
         return np.ones((8, 8, 3))
-    grid = compare_grid(rows)
-    return np.repeat(np.repeat(grid, scale, 0), scale, 1)
+    return compare_grid(rows)
 
 
 def first_reaching(rows: list[dict], metric: str, target: float) -> float | None:
@@ -187,6 +199,10 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=0, help="0: config.yaml train.iterations")
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--eval-frames", type=int, default=2, help="held-out frames per subject per evaluation")
+    ap.add_argument("--eval-data", default=None,
+                    help="a results root with the same subjects whose fits render the held-out frames (e.g. the "
+                         "clean fits of a --data root whose fits were perturbed): the model's quality apart from "
+                         "the test pose's error")
     ap.add_argument("--sizes", default="demo", choices=["demo", "paper"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--title", default="", help="what the data is (plot title)")
@@ -223,8 +239,11 @@ def main(argv=None) -> int:
             data = [load_subject(args.data, s, i, cfg.model.background, cfg.box_padding, 64)
                     for i, s in enumerate(args.subjects)]
         cfg = dataclasses.replace(cfg, model=resolve_for_subjects(cfg.model, data))   # as train fit does
+        eval_data = None if not args.eval_data else [
+            load_subject(args.eval_data, s, i, cfg.model.background, cfg.box_padding, 64)
+            for i, s in enumerate(args.subjects)]
         runs.append(Run(arm, cfg, data, device, cull, autocast, RenderOptions(fast=fast, autocast=autocast), fold,
-                        lpips_metric, args.eval_frames))
+                        lpips_metric, args.eval_frames, eval_data))
     iterations = runs[0].cfg.iterations
     for step in range(iterations):
         for run in runs:
@@ -260,7 +279,7 @@ def main(argv=None) -> int:
     from PIL import Image
 
     for region in ("face", "right_hand"):
-        grid = region_grid(runs, data, region)
+        grid = region_grid(runs, region)
         path = out.with_name(f"{out.stem}_{region}_crops.png")
         Image.fromarray((np.clip(grid, 0, 1) * 255).round().astype(np.uint8)).save(path)
         print(f"wrote {path} (columns: ground truth, {', '.join(r.name for r in runs)})")

@@ -188,7 +188,13 @@ def test_residual_face_starts_as_the_body_field_and_then_departs(field):
         residual.face.mlp.head.bias.add_(0.5)
     moved = residual(*rays, cond, step=LATE)
     assert not torch.allclose(moved["sample_rgb"][head], base["sample_rgb"][head], atol=1e-3)
+    assert not torch.allclose(moved["sample_sigma"][head], base["sample_sigma"][head], rtol=1e-3, atol=1e-3)
     assert torch.equal(moved["sample_rgb"][~head], out["sample_rgb"][~head])
+    # colour only (face_residual_density off): the same shift moves the colour, never the body's density
+    residual.cfg.face_residual_density = False
+    colour_only = residual(*rays, cond, step=LATE)
+    assert torch.equal(colour_only["sample_rgb"], moved["sample_rgb"])
+    assert torch.allclose(colour_only["sample_sigma"][head], base["sample_sigma"][head], rtol=1e-4, atol=1e-4)
 
 
 def test_the_humannerf_baseline_keeps_its_mlp_whatever_the_field_backend():

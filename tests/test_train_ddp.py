@@ -17,6 +17,7 @@ def test_torchrun_two_ranks_train_the_real_model(tmp_path):
     make_subject(tmp_path / "r", "b", size=24, frames=4, seed=1, figure=True)
     options = {"iterations": 4, "device": "cpu", "threads": 1, "patches": 2, "patch_size": 8, "progress": False,
                "tensorboard": False, "lpips": False, "checkpoint_every": 2,
+               "frame_alignment": True, "alignment_lr": 0.01,    # its gradients are averaged outside DDP
                "model": {"samples_per_ray": 8, "volume_size": 8, "pose_refine_kick_in": 1, "nr_kick_in": 2,
                          "nr_full_band": 3, "hands_depth": 4, "hands_from_body": True, "hands_kick_in": 2}}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -26,6 +27,7 @@ def test_torchrun_two_ranks_train_the_real_model(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
     assert meta["world_size"] == 2 and meta["status"] == "done"
+    assert meta["frame_alignment"]["frames_moved"] > 0
     model, cfg, names, step = load_model(tmp_path / "m" / "model.pt")
     assert names == ["a", "b"] and step == 4 and cfg.hands_from_body
     assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -52,6 +52,8 @@ class ModelConfig:
 
     face_residual: bool = False       # F_face adds to F_body's colour logit / raw density instead of replacing them
                                       # (paper: replace); its head starts at zero, so the face starts as F_body's
+    face_residual_density: bool = True   # with face_residual: F_face adds to the raw density too; False: colour only
+                                         # (the face's geometry is F_body's, the same for every expression)
 
     # --- D_nr: non-rigid offset MLP (paper: 6 x 128, skip at 4, PE 6 with truncated Hann window) --------------------
     nr_depth: int = 3

@@ -333,7 +333,7 @@ class TalkinNeRF(nn.Module):
         if self.cfg.face_residual:
             eps = 1e-4
             f_rgb = torch.sigmoid(torch.logit(rgb[head], eps) + torch.logit(f_rgb, eps))
-            f_raw = raw[head] + f_raw
+            f_raw = raw[head] + f_raw if self.cfg.face_residual_density else raw[head]
         return rgb.index_put((head,), f_rgb.to(rgb.dtype)), raw.index_put((head,), f_raw.to(raw.dtype))
 
     def _route_hands(self, x_c, is_hand, rgb, raw, cond, ident, step):

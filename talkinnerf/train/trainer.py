@@ -27,6 +27,8 @@ from talkinnerf.io import atomic_path, write_json
 from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.nerf.field_factory import resolve_for_subjects
 from talkinnerf.nerf.packed import effective_autocast
+from talkinnerf.train.alignment import FrameAlignment
+from talkinnerf.train.alignment import param_group as alignment_param_group
 from talkinnerf.train.checkpoint import LATEST, FiniteGuard, load_checkpoint, restore, save_checkpoint
 from talkinnerf.train.data import SubjectData, data_digest, load_subject
 from talkinnerf.train.losses import LPIPS_MIN_SIDE, LossWeights, TalkinLoss, make_lpips, psnr_from_mse
@@ -55,6 +57,13 @@ class TrainConfig:
                                        # (the paper's fixed background: False; docs/training.md)
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
+    frame_alignment: bool = False      # learn per-frame offsets of the fit (talkinnerf/train/alignment.py; EVA's
+                                       # per-frame correction; not in the paper; docs/training.md)
+    alignment_joints: list[int] = field(default_factory=lambda: [0, 12, 15, 20, 21])  # global orient, neck, head,
+                                       # wrists: the joints whose per-frame error moves the face and the hands
+    alignment_lr: float = 1e-4         # Adam lr of the offsets (a row moves only when its frame is drawn)
+    alignment_rotation_weight: float = 1.0     # L2 prior on the offsets (per rad², mean over frames)
+    alignment_translation_weight: float = 100.0  # (per m²)
     subjects_per_step: int = 1         # distinct subjects one iteration's patches are split among (0: all, up to
                                        # `patches`); 1: one frame of one subject per iteration
     paper_iterations: int = 400_000    # the schedule's reference length (phase boundaries scale by iterations/this)
@@ -95,6 +104,10 @@ class TrainConfig:
             raise ValueError(f"train.autocast must be off or bf16, got {self.autocast!r}")
         if self.lpips_every < 1:
             raise ValueError(f"train.lpips_every must be >= 1, got {self.lpips_every}")
+        if self.alignment_lr < 0 or self.alignment_rotation_weight < 0 or self.alignment_translation_weight < 0:
+            raise ValueError("train.alignment_lr, alignment_rotation_weight and alignment_translation_weight must be "
+                             f">= 0, got {self.alignment_lr}, {self.alignment_rotation_weight}, "
+                             f"{self.alignment_translation_weight}")
         if self.subjects_per_step < 0:
             raise ValueError(f"train.subjects_per_step must be >= 0 (0: all), got {self.subjects_per_step}")
         if self.lpips_required and not (self.lpips and self.loss_lpips > 0):
@@ -224,8 +237,10 @@ def over_patch_background(colour: torch.Tensor, opacity: torch.Tensor, batch: di
 
 
 def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: torch.Tensor,
-                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Run the model on the rays that hit the posed box; misses get the background colour.
+                 device: torch.device, alignment: FrameAlignment | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Run the model on the rays that hit the posed box; misses get the background colour. With ``alignment`` the
+    frame's fitted pose and root are corrected by its learned offsets first.
 
     Returns rgb (N,3) for all rays, seg_logits (H,C) and hit indices (H,) for the hit rays, and acc (N,) for all
     rays (0 for misses; None where the model returns no "acc").
@@ -238,7 +253,11 @@ def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: t
         return rgb, torch.zeros(0, 1, device=device), hit_idx, acc
     cond = batch["subject"].conditioning(batch["frame"], device)
     hit_cpu = hit_idx.cpu()
-    out = net(batch["origins"][hit_cpu].to(device), batch["dirs"][hit_cpu].to(device),
+    origins = batch["origins"][hit_cpu].to(device)
+    if alignment is not None:
+        poses, origins = alignment(cond.poses_body, origins, batch["subject"].name, batch["frame"])
+        cond = dataclasses.replace(cond, poses_body=poses)
+    out = net(origins, batch["dirs"][hit_cpu].to(device),
               batch["near"][hit_cpu].to(device), batch["far"][hit_cpu].to(device), cond, step)
     rgb = rgb.index_put((hit_idx,), out["rgb"])   # out-of-place, keeps the graph
     acc = acc.index_put((hit_idx,), out["acc"]) if "acc" in out else None
@@ -247,11 +266,13 @@ def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: t
 
 def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, Any]], model_step: int,
                      cfg: TrainConfig, loss_fn: TalkinLoss, background: torch.Tensor, device: torch.device,
-                     with_lpips: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+                     with_lpips: bool, alignment: FrameAlignment | None = None
+                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
     """One iteration's forward: render every batch of ``sample_step`` with ``net`` (the model, or its DDP wrapper),
     the losses over all patches, plus the model's own prior where it has one (``model.regularisation()``: the
-    planes' total variation; logged as "field_prior"). Returns the losses, rgb (N,3) and ground truth (N,3)."""
-    rendered = [render_batch(net, b, model_step, background, device) for b in batches]
+    planes' total variation; logged as "field_prior"), and with ``alignment`` the per-frame offsets and their L2
+    prior ("alignment_prior"). Returns the losses, rgb (N,3) and ground truth (N,3)."""
+    rendered = [render_batch(net, b, model_step, background, device, alignment) for b in batches]
     if all("patch_background" in b for b in batches):
         if any(r[3] is None for r in rendered):
             raise ValueError("train.random_background needs the model's accumulated opacity (\"acc\")")
@@ -269,7 +290,19 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
     prior = regularisation() if regularisation is not None else None
     if prior is not None:
         losses = {**losses, "field_prior": prior, "total": losses["total"] + prior}
+    if alignment is not None:
+        pull = alignment.prior(cfg.alignment_rotation_weight, cfg.alignment_translation_weight)
+        losses = {**losses, "alignment_prior": pull, "total": losses["total"] + pull}
     return losses, rgb, gt
+
+
+def make_alignment(subjects: list[SubjectData], cfg: TrainConfig, device: torch.device) -> FrameAlignment | None:
+    """The per-frame offsets of ``subjects`` (every fitted frame, held-out ones stay at zero) when
+    ``cfg.frame_alignment``; None otherwise and for the HumanNeRF baseline, which trains on the fit as published."""
+    if not cfg.frame_alignment or cfg.model.faithful_humannerf:
+        return None
+    return FrameAlignment({s.name: len(s.params["poses_body"]) for s in subjects}, cfg.alignment_joints,
+                          {s.name: s.train_frames for s in subjects}).to(device)
 
 
 # ------------------------------------------------------------------------------------------------- model files
@@ -368,6 +401,9 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
                          lpips_module, weights_without_lpips=effective_loss_weights(cfg, False))
     # whether LPIPS ran changes the result: a checkpoint trained without it is not resumed with it (and vice versa)
     inputs = {**(inputs or {}), "lpips": "on" if lpips_module is not None else "off"}
+    alignment = make_alignment(subjects, cfg, device)
+    if alignment is not None:
+        param_groups = [*param_groups, alignment_param_group(alignment, cfg.alignment_lr)]
     optimizer = make_optimizer(param_groups, cfg)
     decay_steps = cfg.effective_decay_steps()
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -378,6 +414,8 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         state = load_checkpoint(ckpt_dir / LATEST, device)
         if state.get("extra", {}).get("fingerprint") == fingerprint:
             start = restore(state, model, optimizer, scheduler, gen)
+            if alignment is not None:
+                alignment.load_state_dict(state["extra"]["alignment"])
         else:
             # a checkpoint of another configuration (changed options, subjects, data or code): resuming would mix
             # two runs, or return a model finished on the old data
@@ -432,13 +470,15 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         batches = sample_step(subjects, cfg, step, gen)
         with_lpips = step % cfg.lpips_every == 0
         losses, rgb, gt = iteration_losses(net, model, batches, model_step, cfg, loss_fn, background, device,
-                                           with_lpips)
+                                           with_lpips, alignment)
         if with_lpips:
             last_lpips = losses["lpips"]       # logged as the latest computed value (lpips_every > 1)
         finite_guard.observe(step, losses)     # NaN/Inf stop training before a checkpoint holds them
         optimizer.zero_grad(set_to_none=True)
         if losses["total"].requires_grad:
             losses["total"].backward()
+            if alignment is not None and dist_info.world_size > 1:
+                average_gradients(alignment, dist_info.world_size)   # it lives outside DDP's all-reduce
             optimizer.step()
         scheduler.step()
         done = step + 1
@@ -456,8 +496,11 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
         if progress is not None:
             progress.update(1)
         if dist_info.main and (done % cfg.checkpoint_every == 0 or done == end):
+            extra = {"fingerprint": fingerprint}
+            if alignment is not None:
+                extra["alignment"] = alignment.state_dict()
             save_checkpoint(ckpt_dir, done, model, optimizer, scheduler, gen, keep=cfg.keep_checkpoints,
-                            extra={"fingerprint": fingerprint})
+                            extra=extra)
     seconds = time.perf_counter() - t0
     if progress is not None:
         progress.close()
@@ -466,6 +509,8 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     summary = {"steps_run": end - start, "seconds": round(seconds, 3),
                "it_per_s": round((end - start) / seconds, 3) if seconds > 0 and end > start else None,
                "final": last}
+    if alignment is not None:
+        summary["frame_alignment"] = alignment.summary()
     if dist_info.main:
         finished = end == cfg.iterations
         if finished:
@@ -473,6 +518,15 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
                        extra={"setting": meta.get("setting", "")})
         write_json(out / "meta.json", {**meta, **summary, "status": "done" if finished else "stopped"})
     return summary
+
+
+def average_gradients(module: nn.Module, world_size: int) -> None:
+    """Mean of ``module``'s gradients over the ranks (as DDP does for the model)."""
+    for p in module.parameters():
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        torch.distributed.all_reduce(p.grad)
+        p.grad /= world_size
 
 
 def setup_runtime(cfg: TrainConfig) -> tuple[torch.device, Distributed]:
