@@ -31,6 +31,19 @@ include: "workflow/rules/animate_common.smk"
 include: "workflow/rules/animate.smk"
 
 
+onstart:
+    # through the SLURM profile: stop now, naming the nodes, when a partition cannot run jobs or accounting is
+    # missing, instead of leaving jobs pending for ever (talkinnerf/cluster_check.py)
+    if getattr(workflow.executor_plugin, "cli_prefix", "") == "slurm":
+        from snakemake.exceptions import WorkflowError
+
+        from talkinnerf.cluster_check import profile_partitions, slurm_problems
+
+        _problems = slurm_problems(profile_partitions(workflow.resource_settings) or {"cpu"})
+        if _problems:
+            raise WorkflowError("the SLURM cluster cannot run this workflow's jobs:\n  " + "\n  ".join(_problems))
+
+
 rule all:
     input:
         all_targets(),
