@@ -193,11 +193,15 @@ def test_a_drained_node_is_reported_by_name_not_as_a_hang(cluster, tmp_path):
         status = cluster.script("status", check=False)
         assert status.returncode == 1
         assert f"node {node} is drained: disk_full_test" in status.stdout, status.stdout
-        # through the profile: the submission is refused with the node's name and the run ends
+        # through the profile: the Snakefile's start check stops the run before any submission, naming the node
         run = subprocess.run(cluster.snakemake(tmp_path / "run", _tiny_config(tmp_path), "results/splits/ava.json"),
                              env=cluster.env, capture_output=True, text=True, timeout=600)
         assert run.returncode != 0
-        assert f"node {node} is drained: disk_full_test: no job can start" in run.stdout + run.stderr
+        assert f"has no node that can take jobs: {node} drained (disk_full_test)" in run.stdout + run.stderr
+        # and a submission that gets past it (the node drained later) is refused by the local sbatch wrapper
+        submit = subprocess.run(["sbatch", "--wrap", "true"], env=cluster.env, capture_output=True, text=True,
+                                timeout=120)
+        assert submit.returncode != 0 and f"node {node} is drained: disk_full_test" in submit.stderr, submit.stderr
     finally:
         cluster.run("scontrol", "update", f"nodename={node}", "state=resume")
     assert cluster.script("status").returncode == 0
