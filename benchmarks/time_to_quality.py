@@ -223,7 +223,7 @@ def main(argv=None) -> int:
         base["iterations"] = args.iterations
     sets = parse_sets(args.set, args.arms)
     lpips_metric = LpipsMetric(True, device)
-    runs, data = [], None
+    runs, data, eval_data = [], None, None
     for arm in args.arms:
         if arm.split(":")[0] not in ARMS:
             raise SystemExit(f"--arms: unknown arm {arm!r} (known: {sorted(ARMS)})")
@@ -239,9 +239,9 @@ def main(argv=None) -> int:
             data = [load_subject(args.data, s, i, cfg.model.background, cfg.box_padding, 64)
                     for i, s in enumerate(args.subjects)]
         cfg = dataclasses.replace(cfg, model=resolve_for_subjects(cfg.model, data))   # as train fit does
-        eval_data = None if not args.eval_data else [
-            load_subject(args.eval_data, s, i, cfg.model.background, cfg.box_padding, 64)
-            for i, s in enumerate(args.subjects)]
+        if args.eval_data and eval_data is None:     # loaded once, like --data: every arm renders the same
+            eval_data = [load_subject(args.eval_data, s, i, cfg.model.background, cfg.box_padding, 64)
+                         for i, s in enumerate(args.subjects)]
         runs.append(Run(arm, cfg, data, device, cull, autocast, RenderOptions(fast=fast, autocast=autocast), fold,
                         lpips_metric, args.eval_frames, eval_data))
     iterations = runs[0].cfg.iterations

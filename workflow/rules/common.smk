@@ -75,8 +75,13 @@ wildcard_constraints:
 CONDA_ENV = "../../envs/talkinnerf.yaml"
 
 
+def demo_entry(subject):
+    """The demo section's entry of a demo subject (training or novel): its name and render overrides."""
+    return next(s for s in DEMO["subjects"] + DEMO["novel"] if s["name"] == subject)
+
+
 def demo_subject_options(wildcards):
-    entry = next(s for s in DEMO["subjects"] + DEMO["novel"] if s["name"] == wildcards.subject)
+    entry = demo_entry(wildcards.subject)
     return options("demo_render", **{k: v for k, v in entry.items() if k != "name"})
 
 
@@ -117,10 +122,9 @@ def decode_section(subject):
     (upsampling the synthetic video would cost renders without adding detail), unless `demo.decode` says more."""
     section = dict(config.get("decode") or {})
     if is_demo(subject):
-        entry = next(s for s in DEMO["subjects"] + DEMO["novel"] if s["name"] == subject)
         from talkinnerf.demo.options import SynthesizeOptions
 
-        render = {**(config.get("demo_render") or {}), **entry}
+        render = {**(config.get("demo_render") or {}), **demo_entry(subject)}
         section["size"] = int(render.get("resolution", SynthesizeOptions.resolution))
         section.update(DEMO.get("decode") or {})
     return section
