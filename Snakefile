@@ -16,7 +16,8 @@ validate(config, "workflow/schemas/config.schema.yaml")
 # keys that the JSON schema lets through) before any job runs.
 from talkinnerf.config_check import check_stage_sections, setting_train_section  # noqa: E402
 
-check_stage_sections(config)
+if workflow.is_main_process:    # a cluster job's own Snakemake (two per SLURM job) gets the checked config
+    check_stage_sections(config)
 
 
 include: "workflow/rules/common.smk"
@@ -29,6 +30,14 @@ include: "workflow/rules/experiments_common.smk"
 include: "workflow/rules/experiments.smk"
 include: "workflow/rules/animate_common.smk"
 include: "workflow/rules/animate.smk"
+
+# Seconds-long bookkeeping (splits, tables, figures, reports) runs beside Snakemake itself, not as cluster jobs:
+# through SLURM each job costs ~35-40 s of submission, two Snakemake starts and polling (docs/cluster.md)
+localrules:
+    split, split_novel, split_view, left_out, demo_contact_sheet,
+    report_quality, report_novel, report_preprocess,
+    table1, table2, table3, table4, training_cost, fig7b, identity_bleed, orderings,
+    figure_novel_pose, figure_cross_identity, figure_classes, figure_hands, figure_bleed, animation_report,
 
 
 onstart:

@@ -28,7 +28,21 @@ def source_digest(parts: tuple[str, ...] | list[str], root: Path = PACKAGE_ROOT)
             raise FileNotFoundError(f"source_digest: {path} does not exist")
     digest = hashlib.sha1()
     for path in sorted(set(files)):
-        tree = ast.parse(path.read_text(), filename=str(path))
+        source = path.read_bytes()
         digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(ast.dump(tree, annotate_fields=False, include_attributes=False).encode())
+        digest.update(_syntax_dump(source, str(path)))
     return digest.hexdigest()[:12]
+
+
+_SYNTAX_DUMPS: dict[bytes, bytes] = {}
+
+
+def _syntax_dump(source: bytes, filename: str) -> bytes:
+    """One module's syntax tree as text, computed once per content per process: the workflow asks for ~27 digests
+    over shared folders (body/ alone is in five), which made parsing the Snakefile ~4 s slower in every Snakemake
+    process (each SLURM job starts two). The text itself is kept so that digests keep their values."""
+    key = hashlib.sha1(source).digest()
+    if key not in _SYNTAX_DUMPS:
+        tree = ast.parse(source, filename=filename)
+        _SYNTAX_DUMPS[key] = ast.dump(tree, annotate_fields=False, include_attributes=False).encode()
+    return _SYNTAX_DUMPS[key]
