@@ -157,7 +157,7 @@ def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:
 
 def region_grid(runs: list[Run], region: str, side: int = 160) -> np.ndarray:
     """One row per (subject, evaluated frame): ground truth | each arm's latest render, cropped to ``region``
-    (face, left_hand, right_hand) and resized to ``side`` px squares (nearest; the detector's boxes differ in size
+    (face, left_hand, right_hand; full: the whole frame, to see whose clothes each subject wears) and resized to ``side`` px squares (nearest; the detector's boxes differ in size
     between subjects and frames), for looking at the faces and hands."""
     from talkinnerf.evaluate.render_eval import compare_grid
 
@@ -169,11 +169,11 @@ def region_grid(runs: list[Run], region: str, side: int = 160) -> np.ndarray:
     rows = []
     data = runs[0].eval_data
     for (name, frame), (_, boxes) in runs[0].last_renders.items():
-        box = boxes.get(region)
+        d = next(x for x in data if x.name == name)
+        box = (0, d.size, 0, d.size) if region == "full" else boxes.get(region)
         if box is None:
             continue
         r0, r1, c0, c1 = box
-        d = next(x for x in data if x.name == name)
         rows.append((square(d.image(frame).numpy()[r0:r1, c0:c1]),
                      *(square(run.last_renders[(name, frame)][0][r0:r1, c0:c1]) for run in runs)))
     if not rows:
@@ -278,8 +278,8 @@ def main(argv=None) -> int:
     fig.savefig(out, dpi=100)
     from PIL import Image
 
-    for region in ("face", "right_hand"):
-        grid = region_grid(runs, region)
+    for region in ("full", "face", "right_hand"):
+        grid = region_grid(runs, region, 192 if region == "full" else 160)
         path = out.with_name(f"{out.stem}_{region}_crops.png")
         Image.fromarray((np.clip(grid, 0, 1) * 255).round().astype(np.uint8)).save(path)
         print(f"wrote {path} (columns: ground truth, {', '.join(r.name for r in runs)})")

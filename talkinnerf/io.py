@@ -37,6 +37,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp_path.unlink()
 
 
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save ``obj`` to ``path`` atomically, byte-reproducibly: saved through an open file, the archive's
+    records are named "archive/...", not after the random temporary file (which made two runs' equal models
+    differ in their bytes, and so in the digests that fine-tuning fingerprints its base model with)."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory beside ``path``; it replaces ``path`` (whole) if the block succeeds."""

@@ -1,5 +1,6 @@
 """One iteration's patch draw (trainer.sample_batch): empty patches redrawn, the face share reaches head pixels."""
 
+import pytest
 import torch
 
 from talkinnerf.train.data import load_subject
@@ -81,3 +82,34 @@ def test_random_background_moves_both_sides_onto_each_patch_colour(tmp_path):
     opaque = _SeeThrough(batch, 1.0)
     mse = iteration_losses(opaque, opaque, [batch], 0, cfg, loss, background, torch.device("cpu"), False)[0]["mse"]
     assert float(mse) < 1e-12                  # an opaque body of the right colour matches on any background
+
+
+def test_opacity_loss_is_the_mean_gap_between_rendered_opacity_and_matte(tmp_path):
+    from talkinnerf.train.losses import LossWeights, TalkinLoss
+    from talkinnerf.train.trainer import iteration_losses
+
+    make_subject(tmp_path / "r", "s0", size=32, frames=4)
+    cfg = TrainConfig(patches=4, patch_size=8, inside_share=0.5, progress=False, loss_opacity=0.5)
+    subject = load_subject(tmp_path / "r", "s0", 0, (0.0, 0.0, 0.0), cfg.box_padding, 16)
+    batch = sample_batch([subject], cfg, 0, torch.Generator().manual_seed(3))
+    assert "alpha" in batch and "patch_background" not in batch      # the matte rides along, no random colours
+    alpha = batch["alpha"]
+    assert float(alpha.sum()) > 0
+    loss = TalkinLoss(LossWeights(0.0, 1.0, 0.0), False, None)
+    cpu, black = torch.device("cpu"), torch.zeros(3)
+    for opacity in (1.0, 0.5):
+        net = _SeeThrough(batch, opacity)
+        losses = iteration_losses(net, net, [batch], 0, cfg, loss, black, cpu, False)[0]
+        # misses render nothing: their gap is the matte itself
+        acc = torch.zeros_like(alpha)
+        acc[batch["hit"]] = opacity * alpha[batch["hit"]]
+        expected = float((acc - alpha).abs().mean())
+        assert abs(float(losses["opacity"]) - expected) < 1e-6
+        assert abs(float(losses["total"]) - (float(losses["mse"]) + 0.5 * expected)) < 1e-6
+        if opacity < 1.0:
+            assert expected > 1e-3             # a half see-through body pays; the colour over black does not
+            assert float(losses["mse"]) < 1e-12
+    off = TrainConfig(patches=4, patch_size=8, inside_share=0.5)
+    assert "opacity" not in iteration_losses(net, net, [batch], 0, off, loss, black, cpu, False)[0]
+    with pytest.raises(ValueError, match="loss_opacity"):
+        TrainConfig(loss_opacity=-1.0)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from talkinnerf.io import atomic_path
+from talkinnerf.io import save_torch
 
 LATEST = "latest.pt"
 
@@ -59,8 +59,7 @@ def save_checkpoint(folder: str | Path, step: int, model: torch.nn.Module, optim
     }
     numbered = folder / f"{step:07d}.pt"
     for target in (numbered, folder / LATEST):
-        with atomic_path(target) as tmp:
-            torch.save(state, tmp)
+        save_torch(state, target)
     old = sorted(p for p in folder.glob("*.pt") if re.fullmatch(r"\d{7}\.pt", p.name))
     for p in old[:-keep] if keep > 0 else []:
         p.unlink()

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from talkinnerf.io import atomic_path, write_json
+from talkinnerf.io import save_torch, write_json
 from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.nerf.field_factory import resolve_for_subjects
 from talkinnerf.nerf.packed import effective_autocast
@@ -55,6 +55,9 @@ class TrainConfig:
     random_background: bool = False    # each patch's ground truth and render composited over a random colour (with
                                        # the matte and the rendered opacity): a see-through body no longer matches
                                        # (the paper's fixed background: False; docs/training.md)
+    loss_opacity: float = 0.0          # weight of mean |rendered opacity - matte| over the patches' pixels: a body the
+                                       # matte calls opaque may not be rendered see-through over the fixed background
+                                       # (not in the paper: 0; docs/training.md)
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     frame_alignment: bool = False      # learn per-frame offsets of the fit (talkinnerf/train/alignment.py; EVA's
@@ -102,6 +105,8 @@ class TrainConfig:
             raise ValueError(f"train.inside_share must be in [0, 1], got {self.inside_share}")
         if self.autocast not in ("off", "bf16"):
             raise ValueError(f"train.autocast must be off or bf16, got {self.autocast!r}")
+        if self.loss_opacity < 0:
+            raise ValueError(f"train.loss_opacity must be >= 0, got {self.loss_opacity}")
         if self.lpips_every < 1:
             raise ValueError(f"train.lpips_every must be >= 1, got {self.lpips_every}")
         if self.alignment_lr < 0 or self.alignment_rotation_weight < 0 or self.alignment_translation_weight < 0:
@@ -219,8 +224,9 @@ def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: t
     batch = dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
                  far=far, hit=hit, gt=subject.image(frame)[rows, cols], labels=subject.labels(frame)[rows, cols],
                  cats=cats)
-    if cfg.random_background and not cfg.model.faithful_humannerf:   # HumanNeRF keeps its published loss
-        batch["alpha"] = subject.alpha(frame)[rows, cols]
+    if (cfg.random_background or cfg.loss_opacity > 0) and not cfg.model.faithful_humannerf:
+        batch["alpha"] = subject.alpha(frame)[rows, cols]       # HumanNeRF keeps its published loss
+    if cfg.random_background and not cfg.model.faithful_humannerf:
         batch["patch_background"] = torch.rand(n, 3, generator=gen)
     return batch
 
@@ -286,6 +292,11 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
     labels = torch.cat([h[1] for h in hit]) if hit else rendered[0][1].new_zeros(0, dtype=torch.long)
     n, p = cfg.patches, cfg.patch_size
     losses = loss_fn(rgb.reshape(n, p, p, 3), gt.reshape(n, p, p, 3), seg_logits, labels, with_lpips=with_lpips)
+    if all("alpha" in b for b in batches) and cfg.loss_opacity > 0:
+        if any(r[3] is None for r in rendered):
+            raise ValueError("train.loss_opacity needs the model's accumulated opacity (\"acc\")")
+        gap = torch.cat([r[3] - b["alpha"].to(device) for r, b in zip(rendered, batches)]).abs().mean()
+        losses = {**losses, "opacity": gap, "total": losses["total"] + cfg.loss_opacity * gap}
     regularisation = getattr(model, "regularisation", None)     # stand-in models have none
     prior = regularisation() if regularisation is not None else None
     if prior is not None:
@@ -312,8 +323,7 @@ def save_model(path: str | Path, model: nn.Module, model_cfg: ModelConfig, subje
     state = {"format": MODEL_FORMAT, "model_config": dataclasses.asdict(model_cfg),
              "state_dict": model.state_dict(), "subjects": list(subjects), "step": int(step),
              "extra": extra or {}}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(state, path)
 
 
 # Options added after model files were first written, with the value that reproduces those older files.
