@@ -32,7 +32,7 @@ include: "workflow/rules/animate_common.smk"
 include: "workflow/rules/animate.smk"
 
 # Seconds-long bookkeeping (splits, tables, figures, reports) runs beside Snakemake itself, not as cluster jobs:
-# through SLURM each job costs ~35-40 s of submission, two Snakemake starts and polling (docs/cluster.md)
+# through SLURM each job costs ~15 s of submission, two Snakemake starts and polling (docs/cluster.md)
 localrules:
     split, split_novel, split_view, left_out, demo_contact_sheet,
     report_quality, report_novel, report_preprocess,

@@ -157,8 +157,9 @@ def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:
 
 def region_grid(runs: list[Run], region: str, side: int = 160) -> np.ndarray:
     """One row per (subject, evaluated frame): ground truth | each arm's latest render, cropped to ``region``
-    (face, left_hand, right_hand; full: the whole frame, to see whose clothes each subject wears) and resized to ``side`` px squares (nearest; the detector's boxes differ in size
-    between subjects and frames), for looking at the faces and hands."""
+    (face, left_hand, right_hand; full: the whole frame, to see whose clothes each subject wears) and resized to
+    ``side`` px squares (nearest; the detector's boxes differ in size between subjects and frames), for looking at
+    the faces and hands."""
     from talkinnerf.evaluate.render_eval import compare_grid
 
     def square(crop: np.ndarray) -> np.ndarray:
