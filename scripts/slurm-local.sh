@@ -13,7 +13,7 @@
 #                                   of the client commands that point at this cluster, also inside jobs)
 #
 # Then:  eval "$(scripts/slurm-local.sh env)"
-#        .venv/bin/snakemake --profile workflow/profiles/slurm --profile .slurm-local/profile --configfile ...
+#        .venv/bin/snakemake TARGET --profile workflow/profiles/slurm --profile .slurm-local/profile --configfile ...
 # (.slurm-local/profile is written by `start`: the repository's profile fitted to this node, see docs/cluster.md.)
 #
 # Everything lives in one folder, $TALKINNERF_SLURM_DIR (default: .slurm-local/ in the repository): configuration,
@@ -252,7 +252,7 @@ if gpus == 0:
         if res.get("slurm_partition") == "gpu":
             res["gpu"] = 0
 header = (f"# written by scripts/slurm-local.sh: workflow/profiles/slurm fitted to this node ({cpus} CPUs, {mem} MB,"
-          f" {gpus} GPUs).\n# Use after it: snakemake --profile workflow/profiles/slurm --profile <this folder> ...\n")
+          f" {gpus} GPUs).\n# Use after it: snakemake TARGET --profile workflow/profiles/slurm --profile <this folder> ...\n")
 with open(dst, "w") as f:
     f.write(header + yaml.safe_dump(out, sort_keys=False))
 EOF
@@ -370,7 +370,7 @@ cmd_start() {
   start_slurm
   local err
   err=$(accounting_check) || die "accounting does not answer: $err"
-  say "ready: eval \"\$($0 env)\"; snakemake --profile workflow/profiles/slurm --profile $STATE/profile ..."
+  say "ready: eval \"\$($0 env)\"; snakemake TARGET --profile workflow/profiles/slurm --profile $STATE/profile ... (the target first)"
 }
 
 cmd_check() {  # can a job submitted now start, and can its state be followed? (each problem on one line)
