@@ -199,9 +199,9 @@ def compare(root_a: Path, root_b: Path, ignore: tuple[str, ...]) -> dict:
 
     fa, fb = files(root_a), files(root_b)
     shared = sorted(fa & fb)
-    diffs = {rel: file_difference(root_a / rel, root_b / rel) for rel in shared}
-    same_bytes = [rel for rel in shared if (root_a / rel).read_bytes() == (root_b / rel).read_bytes()]
-    return {"only_a": sorted(fa - fb), "only_b": sorted(fb - fa), "diffs": diffs, "same_bytes": same_bytes}
+    same_bytes = {rel for rel in shared if (root_a / rel).read_bytes() == (root_b / rel).read_bytes()}
+    diffs = {rel: 0.0 if rel in same_bytes else file_difference(root_a / rel, root_b / rel) for rel in shared}
+    return {"only_a": sorted(fa - fb), "only_b": sorted(fb - fa), "diffs": diffs, "same_bytes": sorted(same_bytes)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -182,7 +182,8 @@ def save_tensors(state: dict[str, Any], path: Path) -> str:
 
     state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     with atomic_path(path, suffix=".tmp") as tmp:
-        torch.save(state, tmp)
+        with open(tmp, "wb") as handle:       # through a file: records named "archive/", not after the temp name
+            torch.save(state, handle)
         digest = sha256_file(tmp)
         _readable(tmp)
     with atomic_path(sidecar(path), suffix=".tmp") as tmp:

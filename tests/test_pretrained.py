@@ -163,6 +163,7 @@ def test_save_is_verified_on_load(tmp_path):
     assert pretrained.recorded_sha256(path) == digest == pretrained.sha256_file(path)
     assert (path.parent / "w.pt.sha256").read_text().split() == [digest, "w.pt"]
     assert sorted(p.name for p in path.parent.iterdir()) == ["w.pt", "w.pt.sha256"]   # no temporary files left
+    assert save_tensors({"a": torch.arange(6.0)}, tmp_path / "again" / "w.pt") == digest   # the same bytes again
     torch.testing.assert_close(load_tensors(path)["a"], torch.arange(6.0))
     path.write_bytes(path.read_bytes()[:-3] + b"xyz")
     with pytest.raises(CorruptWeights, match="sha256"):

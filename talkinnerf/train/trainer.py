@@ -224,10 +224,11 @@ def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: t
     batch = dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
                  far=far, hit=hit, gt=subject.image(frame)[rows, cols], labels=subject.labels(frame)[rows, cols],
                  cats=cats)
-    if (cfg.random_background or cfg.loss_opacity > 0) and not cfg.model.faithful_humannerf:
-        batch["alpha"] = subject.alpha(frame)[rows, cols]       # HumanNeRF keeps its published loss
-    if cfg.random_background and not cfg.model.faithful_humannerf:
-        batch["patch_background"] = torch.rand(n, 3, generator=gen)
+    if not cfg.model.faithful_humannerf:                        # HumanNeRF keeps its published loss
+        if cfg.random_background or cfg.loss_opacity > 0:
+            batch["alpha"] = subject.alpha(frame)[rows, cols]
+        if cfg.random_background:
+            batch["patch_background"] = torch.rand(n, 3, generator=gen)
     return batch
 
 
