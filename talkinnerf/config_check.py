@@ -25,6 +25,7 @@ STAGE_OPTIONS = {
     "evaluate": "talkinnerf.evaluate.render_eval:EvalConfig",
     "animation": "talkinnerf.evaluate.animate:AnimateConfig",
     "turntable": "talkinnerf.evaluate.turntable:TurntableConfig",
+    "mesh": "talkinnerf.mesh.export:MeshConfig",
 }
 
 

@@ -186,6 +186,7 @@ def test_diverged_fit_in_skip_mode_leaves_the_subject_out(tmp_path, monkeypatch,
     ("train", {"model": {"samples_per_ray": 1.5}}, "option samples_per_ray must be an integer"),
     ("split", {"mode": 3}, "option mode must be a string"),
     ("matte", {"no_such_key": 1}, "unknown option(s) ['no_such_key']"),
+    ("mesh", {"resolutoin": 64}, "unknown option(s) ['resolutoin']"),
 ])
 def test_config_with_a_wrong_type_or_unknown_key_names_section_and_key(section, value, needle):
     import yaml
@@ -198,6 +199,22 @@ def test_config_with_a_wrong_type_or_unknown_key_names_section_and_key(section, 
     with pytest.raises(ValueError) as info:
         check_stage_sections(config)
     assert needle in str(info.value) and f"'{section}'" in str(info.value)
+
+
+def test_schema_takes_every_stage_section():
+    """Every section the stage check knows (mesh included) is a key the workflow's schema accepts."""
+    import jsonschema
+    import yaml
+
+    from talkinnerf.config_check import STAGE_OPTIONS
+    from workflow_utils import REPO
+
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for section in STAGE_OPTIONS:
+        jsonschema.validate({**config, section: {}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**config, "meshes": {}}, schema)
 
 
 def test_config_numbers_stay_lenient():
