@@ -116,8 +116,9 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in [
           "segment backend densepose (without it: segment backend smplx)"),
     Entry("syncnet", "syncnet/syncnet_v2.model", "unstated",
           "SyncNet authors' release (syncnet_v2.model)",
-          "download it yourself and put it here (no stage uses it yet)",
-          "lip-sync metrics (not implemented)",
+          "download syncnet_v2.model yourself (github.com/joonson/syncnet_python, download_model.sh) and put it "
+          "here, or name it in experiments.lipsync.syncnet",
+          "Table 4's LSE-D / LSE-C (without it: the FaceMesh / audio-RMS sync measure alone)",
           licence_note="github.com/joonson/syncnet_python states no licence for the model file"),
 ]}
 

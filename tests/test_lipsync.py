@@ -234,8 +234,43 @@ def test_a_silent_driver_gives_no_sync_but_still_counts_faces(talker, tmp_path):
     assert math.isnan(row["offset"]) and "no audio" in row["note"] and row["face_found"] == 6
 
 
-def test_syncnet_weights_are_refused_with_a_reason(tmp_path):
-    with pytest.raises(ValueError, match="no SyncNet network"):
+def test_named_syncnet_weights_that_are_missing_fail_before_any_work(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"/w.pth does not exist.*syncnet_v2.model"):
         lipsync_pair(tmp_path / "x.mp4", tmp_path, LipsyncConfig(syncnet="/w.pth"))
     with pytest.raises(ValueError, match="max_offset"):
         LipsyncConfig(max_offset=-1)
+    with pytest.raises(ValueError, match="syncnet_vshift"):
+        LipsyncConfig(syncnet_vshift=0)
+
+
+def test_syncnet_scores_join_the_row_and_table_4(talker, tmp_path, monkeypatch):
+    """With weights in the cache (random ones here: the released file is not available) every render and its
+    driver get LSE-D / LSE-C from the same faces; without them the columns are n/a and a note says why."""
+    import torch
+
+    from talkinnerf.evaluate.syncnet import syncnet_network
+    from talkinnerf.report.lipsync_table import lipsync_table, write_lipsync_table
+
+    monkeypatch.setenv("TALKINNERF_WEIGHTS", str(tmp_path / "cache"))
+    row, _ = lipsync_pair(talker / "ben.mp4", talker / "frames", LipsyncConfig(max_offset=3))
+    assert math.isnan(row["lse_d"]) and math.isnan(row["ref_lse_c"]) and "no SyncNet weights" in row["lse_note"]
+    weights = tmp_path / "cache" / "syncnet" / "syncnet_v2.model"
+    weights.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(syncnet_network().state_dict(), weights)
+    row, _ = lipsync_pair(talker / "ben.mp4", talker / "frames", LipsyncConfig(max_offset=3, syncnet_vshift=4))
+    assert row["lse_note"] == "" and row["lse_frames"] == row["ref_lse_frames"] > 0
+    assert math.isfinite(row["lse_d"]) and row["lse_c"] >= 0 and abs(row["lse_offset"]) <= 4
+    # the "render" is the driver's own video: the same frames give the same scores
+    assert row["lse_d"] == pytest.approx(row["ref_lse_d"], rel=0.05)
+    off = lipsync_pair(talker / "ben.mp4", talker / "frames", LipsyncConfig(max_offset=3, syncnet="off"))[0]
+    assert math.isnan(off["lse_d"]) and "off" in off["lse_note"]
+
+    import pandas as pd
+
+    path = tmp_path / "ava_as_ben.csv"
+    pd.DataFrame([{**row, "driver_audio": "frames/ben/audio.wav"}]).to_csv(path, index=False)
+    table, _ = lipsync_table([("Ours (Multi-Id)", [path])])
+    assert table.lse_d.iloc[0] == pytest.approx(row["lse_d"]) and table.lse_d_n.iloc[0] == 1
+    md = write_lipsync_table([("Ours (Multi-Id)", [path])], tmp_path / "table4", "Table 4")
+    assert "LSE-D ↓" in md and "LSE-C ↑" in md and f"{row['lse_d']:.3f}" in md

@@ -48,7 +48,9 @@ class LipsyncConfig:
     min_presence: float = 0.0     # FaceMesh face-presence score a frame needs to be used (0: every detected face)
     face_scale: float = 1.5       # FaceMesh's region = this x the detection box (MediaPipe's own rule)
     min_frames: int = 10          # fewer frame pairs than this at an offset: no correlation there
-    syncnet: str | None = None    # path of SyncNet weights: LSE-D/C instead (not shipped; see docs/experiments.md)
+    syncnet: str | None = None    # SyncNet weights for LSE-D/C as well (syncnet.py): None = the cache's
+                                  # syncnet/syncnet_v2.model when present, "off" = never, a path = that file (must exist)
+    syncnet_vshift: int = 15      # offsets SyncNet searches either side (the authors' evaluation: 15)
 
     def __post_init__(self) -> None:
         if self.max_offset < 0:
@@ -58,6 +60,8 @@ class LipsyncConfig:
         if not 0.0 <= self.min_presence <= 1.0 or not 0.0 < self.min_detection <= 1.0:
             raise ValueError(f"lipsync: min_presence must lie in [0, 1] and min_detection in (0, 1], got "
                              f"{self.min_presence}, {self.min_detection}")
+        if self.syncnet_vshift < 1:
+            raise ValueError(f"lipsync: syncnet_vshift must be >= 1, got {self.syncnet_vshift}")
         if self.face_scale <= 0 or self.min_frames < 3:
             raise ValueError(f"lipsync: face_scale must be > 0 and min_frames >= 3, got {self.face_scale}, "
                              f"{self.min_frames}")
@@ -303,6 +307,25 @@ def score(mouth: np.ndarray, detected: np.ndarray, presence: np.ndarray, envelop
     return {f"{prefix}{k}": v for k, v in sync.items()}
 
 
+def lse_fields(weights, render_frames, driver_frames, fps: float, audio, cfg: LipsyncConfig) -> dict:
+    """SyncNet's LSE-D / LSE-C / offset of the render and (``ref_``) of the driver's own frames; NaN without
+    weights, audio or a face."""
+    keys = ("lse_d", "lse_c", "lse_offset", "lse_frames")
+    out = {f"{p}{k}": math.nan for p in ("", "ref_") for k in keys}
+    if weights is None:
+        return out
+    from talkinnerf.evaluate.syncnet import SyncNetScorer
+
+    samples, rate, start = audio
+    scorer = SyncNetScorer(weights, vshift=cfg.syncnet_vshift)
+    for prefix, frames in (("", render_frames), ("ref_", driver_frames)):
+        lse = scorer.score(frames, fps, samples, rate, start)
+        if lse is not None:
+            out.update({f"{prefix}lse_d": lse.distance, f"{prefix}lse_c": lse.confidence,
+                        f"{prefix}lse_offset": lse.offset, f"{prefix}lse_frames": lse.frames})
+    return out
+
+
 def lipsync_pair(render_video: str | Path, driver_frames: str | Path, cfg: LipsyncConfig
                  ) -> tuple[dict, dict[str, np.ndarray]]:
     """AV sync of a cross-identity render (`evaluate animate` video) with its driver's audio, and of the driver's
@@ -310,9 +333,9 @@ def lipsync_pair(render_video: str | Path, driver_frames: str | Path, cfg: Lipsy
     from talkinnerf.video.encode import read_video
     from talkinnerf.video.frames import list_frames, read_image
 
-    if cfg.syncnet:
-        raise ValueError(f"SyncNet LSE-D/C: weights {cfg.syncnet} were given, but this build has no SyncNet "
-                         "network; leave lipsync.syncnet empty for the FaceMesh / audio-RMS sync measure")
+    from talkinnerf.evaluate.syncnet import resolve_weights
+
+    weights = resolve_weights(cfg.syncnet)     # a named file that is missing fails here, before any work
     driver_frames = Path(driver_frames)
     frames, fps = read_video(render_video)
     fps = fps or _frame_rate(driver_frames, 0.0)
@@ -330,6 +353,15 @@ def lipsync_pair(render_video: str | Path, driver_frames: str | Path, cfg: Lipsy
     row = {**score(render_open, render_found, render_presence, envelope, cfg),
            **score(driver_open, driver_found, driver_presence, envelope, cfg, prefix="ref_"),
            "fps": fps, "max_offset": cfg.max_offset, "note": note}
+    lse_note = ""
+    if weights is None:
+        lse_note = ("LSE-D/C n/a: no SyncNet weights (syncnet/syncnet_v2.model is not in the weights cache: "
+                    "`talkinnerf weights list`)" if cfg.syncnet is None else "LSE-D/C off (lipsync.syncnet: off)")
+    elif audio is None:
+        lse_note = "LSE-D/C n/a: the driver has no audio"
+    row.update(lse_fields(weights if audio is not None else None, frames[:n],
+                          (read_image(p) for p in driver_paths[:n]), fps, audio, cfg))
+    row["lse_note"] = lse_note
     series = {"audio_rms": envelope if envelope is not None else np.full(n, np.nan),
               "render_opening": render_open, "render_found": render_found, "render_presence": render_presence,
               "driver_opening": driver_open, "driver_found": driver_found, "driver_presence": driver_presence}

@@ -1,6 +1,7 @@
 """Table 4: lip sync of the cross-identity renders against the driver's audio (`evaluate lipsync` rows).
 
-One row per method: means over its (identity, driver) renders of the AV offset's size, the sync confidence and the
+One row per method: means over its (identity, driver) renders of SyncNet's LSE-D / LSE-C (n/a without its
+weights: ``evaluate/syncnet.py``), of the AV offset's size, the sync confidence and the
 correlations, with the face-detection counts summed; then a reference row, the driver's own videos scored the same
 way against the same audio (each driver once). The Markdown adds one line per render (offset, confidence, faces
 found), so the detection count of every render is in the table.
@@ -19,6 +20,8 @@ import pandas as pd
 from talkinnerf.report import paper_tables as pt
 
 COLUMNS = {
+    "lse_d": pt.Column("LSE-D", False, fmt=".3f"),
+    "lse_c": pt.Column("LSE-C", True, fmt=".3f"),
     "av_abs_offset": pt.Column("|AV offset| (frames)", False, fmt=".2f"),
     "av_confidence": pt.Column("AV confidence", True, fmt=".3f"),
     "av_chance95": pt.Column("chance confidence (95%)", None, fmt=".3f"),
@@ -41,7 +44,7 @@ def _row(label: str, pairs: pd.DataFrame, prefix: str = "") -> dict:
         key = prefix + name
         return pd.to_numeric(pairs[key], errors="coerce") if key in pairs else pd.Series([math.nan] * len(pairs))
 
-    values = {"av_abs_offset": col("offset").abs(), "av_confidence": col("confidence"),
+    values = {"lse_d": col("lse_d"), "lse_c": col("lse_c"), "av_abs_offset": col("offset").abs(), "av_confidence": col("confidence"),
               "av_chance95": col("chance95"), "av_corr_best": col("corr_best"), "av_corr": col("corr")}
     row: dict = {"method": label, "frames": int(len(pairs)), "renders": int(len(pairs))}
     for key, v in values.items():
@@ -65,7 +68,7 @@ def lipsync_table(entries: list[tuple[str, list[str | Path]]]) -> tuple[pd.DataF
             per_render.append({"method": label, "render": Path(path).name.removesuffix(".csv"),
                                **{k: pair.get(k) for k in ("offset", "confidence", "chance95", "corr_best", "corr",
                                                            "face_found", "facemesh_confident", "frames_total",
-                                                           "note")}})
+                                                           "note", "lse_d", "lse_c", "lse_offset", "lse_note")}})
             key = pair.get("driver_audio", path)
             if key not in seen and "ref_offset" in pair:
                 seen.add(key)
@@ -76,8 +79,8 @@ def lipsync_table(entries: list[tuple[str, list[str | Path]]]) -> tuple[pd.DataF
             per_render.append({"method": REFERENCE, "render": Path(str(pair.get("driver_audio", ""))).parent.name,
                                **{k: pair.get(f"ref_{k}") for k in ("offset", "confidence", "chance95", "corr_best",
                                                                    "corr", "face_found", "facemesh_confident",
-                                                                   "frames_total")},
-                               "note": pair.get("note")})
+                                                                   "frames_total", "lse_d", "lse_c", "lse_offset")},
+                               "note": pair.get("note"), "lse_note": pair.get("lse_note")})
     return pd.DataFrame(rows), pd.DataFrame(per_render)
 
 
@@ -94,17 +97,22 @@ def per_render_markdown(per_render: pd.DataFrame) -> str:
              "against unrelated audio, the same audio turned by more than 2 x the offsets searched; faces: frames "
              "where the face detector found a face / where FaceMesh's own presence score is >= 0.5, of all "
              "frames):", "",
-             "| method | render | AV offset | AV confidence | chance (95%) | corr. at AV offset | corr. at offset 0 | "
-             "faces found | FaceMesh >= 0.5 |", "|---|---|---|---|---|---|---|---|---|"]
+             "| method | render | LSE-D | LSE-C | LSE offset | AV offset | AV confidence | chance (95%) | "
+             "corr. at AV offset | corr. at offset 0 | faces found | FaceMesh >= 0.5 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in per_render.iterrows():
         offset = "n/a" if pd.isna(r["offset"]) else f"{int(r['offset']):+d}"
         total = "?" if pd.isna(r["frames_total"]) else int(r["frames_total"])
         found = "?" if pd.isna(r["face_found"]) else int(r["face_found"])
         conf = "?" if pd.isna(r["facemesh_confident"]) else int(r["facemesh_confident"])
-        lines.append(f"| {r['method']} | {r['render']} | {offset} | {_fmt(r['confidence'], '.3f')} | "
+        lse_offset = r.get("lse_offset")
+        lse_offset = "n/a" if lse_offset is None or pd.isna(lse_offset) else f"{int(lse_offset):+d}"
+        lines.append(f"| {r['method']} | {r['render']} | {_fmt(r.get('lse_d'), '.3f')} | "
+                     f"{_fmt(r.get('lse_c'), '.3f')} | {lse_offset} | {offset} | {_fmt(r['confidence'], '.3f')} | "
                      f"{_fmt(r.get('chance95'), '.3f')} | {_fmt(r['corr_best'], '.3f')} | {_fmt(r['corr'], '.3f')} | "
                      f"{found}/{total} | {conf}/{total} |")
-    notes = sorted({str(n) for n in per_render["note"] if isinstance(n, str) and n})
+    notes = sorted({str(n) for key in ("note", "lse_note") if key in per_render
+                    for n in per_render[key] if isinstance(n, str) and n})
     lines += [f"\nNote: {n}" for n in notes]
     return "\n".join(lines) + "\n"
 

@@ -115,6 +115,7 @@ def options(section, **extra):
 
 from talkinnerf.evaluate.preprocess_accuracy import MATTE_BACKENDS  # noqa: E402
 from talkinnerf.preprocess.matte import backend_identity as matte_backend_identity  # noqa: E402
+from talkinnerf.evaluate.syncnet import weights_identity as syncnet_weights_identity  # noqa: E402
 
 
 def decode_section(subject):

@@ -326,8 +326,9 @@ rule lipsync:
         f"{R}/eval/lipsync/{{method}}/{{subject}}_as_{{driver}}.csv",
     params:
         py=PY,
-        code=source_digest(("evaluate/lipsync.py", "evaluate/media.py", "video")),
+        code=source_digest(("evaluate/lipsync.py", "evaluate/syncnet.py", "evaluate/media.py", "video")),
         options=json.dumps(EXP.get("lipsync") or {}, sort_keys=True),
+        syncnet=syncnet_weights_identity((EXP.get("lipsync") or {}).get("syncnet")),   # adding the weights reruns
         label=lambda w: LIPSYNC_METHODS[w.method],
     log:
         f"{R}/logs/lipsync/{{method}}/{{subject}}_as_{{driver}}.log",
@@ -432,10 +433,11 @@ rule table4:
         CONDA_ENV
     shell:
         "{params.py} report lipsync-table {params.entries} --out {params.tables}/table4_lipsync "
-        "--caption 'Table 4: lip sync of each identity driven by another against the driver audio. Not "
-        "SyncNet LSE-D/C: the rendered mouth opening (MediaPipe FaceMesh inner-lip gap / face height) against the "
-        "audio RMS per frame, correlated at offsets of +-{params.max_offset} frames; AV offset = the best one, AV "
-        "confidence = its correlation minus the median over offsets' > {log} 2>&1"
+        "--caption 'Table 4: lip sync of each identity driven by another against the driver audio. LSE-D/C: "
+        "SyncNet with syncnet_v2.model in the weights cache (n/a without it). AV offset and confidence: the rendered mouth "
+        "opening (MediaPipe FaceMesh inner-lip gap / face height) against the audio RMS per frame, correlated at "
+        "offsets of +-{params.max_offset} frames; AV offset = the best one, AV confidence = its correlation minus "
+        "the median over offsets' > {log} 2>&1"
 
 
 rule training_cost:
