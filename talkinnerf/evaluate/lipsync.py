@@ -318,11 +318,14 @@ def lse_fields(weights, render_frames, driver_frames, fps: float, audio, cfg: Li
 
     samples, rate, start = audio
     scorer = SyncNetScorer(weights, vshift=cfg.syncnet_vshift)
-    for prefix, frames in (("", render_frames), ("ref_", driver_frames)):
-        lse = scorer.score(frames, fps, samples, rate, start)
-        if lse is not None:
-            out.update({f"{prefix}lse_d": lse.distance, f"{prefix}lse_c": lse.confidence,
-                        f"{prefix}lse_offset": lse.offset, f"{prefix}lse_frames": lse.frames})
+    try:
+        for prefix, frames in (("", render_frames), ("ref_", driver_frames)):
+            lse = scorer.score(frames, fps, samples, rate, start)
+            if lse is not None:
+                out.update({f"{prefix}lse_d": lse.distance, f"{prefix}lse_c": lse.confidence,
+                            f"{prefix}lse_offset": lse.offset, f"{prefix}lse_frames": lse.frames})
+    finally:
+        scorer.close()
     return out
 
 

@@ -262,12 +262,19 @@ class SyncNetScorer:
         self.net = load_syncnet(weights)
         self.vshift, self.crop_scale, self.batch = vshift, crop_scale, batch
         self._detector = detector
+        self._meter = None
+
+    def close(self) -> None:
+        """Release the face detector this scorer opened (an injected detector is the caller's)."""
+        if self._meter is not None:
+            self._meter.close()
+            self._meter = None
 
     def _detect(self, image: np.ndarray) -> tuple[float, float, float] | None:
         if self._detector is None:
             from talkinnerf.evaluate.lipsync import LipsyncConfig, MouthMeter
 
-            meter = MouthMeter(LipsyncConfig())
+            meter = self._meter = MouthMeter(LipsyncConfig())
             self._face_scale = meter.cfg.face_scale
 
             def detect(img):
