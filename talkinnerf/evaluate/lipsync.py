@@ -49,7 +49,8 @@ class LipsyncConfig:
     face_scale: float = 1.5       # FaceMesh's region = this x the detection box (MediaPipe's own rule)
     min_frames: int = 10          # fewer frame pairs than this at an offset: no correlation there
     syncnet: str | None = None    # SyncNet weights for LSE-D/C as well (syncnet.py): None = the cache's
-                                  # syncnet/syncnet_v2.model when present, "off" = never, a path = that file (must exist)
+                                  # syncnet/syncnet_v2.model when present, "off" = never, a path = that file
+                                  # (which must exist)
     syncnet_vshift: int = 15      # offsets SyncNet searches either side (the authors' evaluation: 15)
 
     def __post_init__(self) -> None:
@@ -308,12 +309,19 @@ def score(mouth: np.ndarray, detected: np.ndarray, presence: np.ndarray, envelop
 
 
 def lse_fields(weights, render_frames, driver_frames, fps: float, audio, cfg: LipsyncConfig) -> dict:
-    """SyncNet's LSE-D / LSE-C / offset of the render and (``ref_``) of the driver's own frames; NaN without
-    weights, audio or a face."""
+    """SyncNet's LSE-D / LSE-C / offset of the render and (``ref_``) of the driver's own frames, and ``lse_note``:
+    why they are NaN (no weights, SyncNet off, a silent driver; a frame series without a face is NaN silently)."""
     keys = ("lse_d", "lse_c", "lse_offset", "lse_frames")
     out = {f"{p}{k}": math.nan for p in ("", "ref_") for k in keys}
     if weights is None:
+        out["lse_note"] = ("LSE-D/C n/a: no SyncNet weights (syncnet/syncnet_v2.model is not in the weights "
+                           "cache: `talkinnerf weights list`)" if cfg.syncnet is None
+                           else "LSE-D/C off (lipsync.syncnet: off)")
         return out
+    if audio is None:
+        out["lse_note"] = "LSE-D/C n/a: the driver has no audio"
+        return out
+    out["lse_note"] = ""
     from talkinnerf.evaluate.syncnet import SyncNetScorer
 
     samples, rate, start = audio
@@ -356,15 +364,7 @@ def lipsync_pair(render_video: str | Path, driver_frames: str | Path, cfg: Lipsy
     row = {**score(render_open, render_found, render_presence, envelope, cfg),
            **score(driver_open, driver_found, driver_presence, envelope, cfg, prefix="ref_"),
            "fps": fps, "max_offset": cfg.max_offset, "note": note}
-    lse_note = ""
-    if weights is None:
-        lse_note = ("LSE-D/C n/a: no SyncNet weights (syncnet/syncnet_v2.model is not in the weights cache: "
-                    "`talkinnerf weights list`)" if cfg.syncnet is None else "LSE-D/C off (lipsync.syncnet: off)")
-    elif audio is None:
-        lse_note = "LSE-D/C n/a: the driver has no audio"
-    row.update(lse_fields(weights if audio is not None else None, frames[:n],
-                          (read_image(p) for p in driver_paths[:n]), fps, audio, cfg))
-    row["lse_note"] = lse_note
+    row.update(lse_fields(weights, frames[:n], (read_image(p) for p in driver_paths[:n]), fps, audio, cfg))
     series = {"audio_rms": envelope if envelope is not None else np.full(n, np.nan),
               "render_opening": render_open, "render_found": render_found, "render_presence": render_presence,
               "driver_opening": driver_open, "driver_found": driver_found, "driver_presence": driver_presence}

@@ -11,9 +11,9 @@ The protocol, as the authors' evaluation runs it:
 - video at 25 fps, audio at 16 kHz mono; MFCCs (``python_speech_features.mfcc`` defaults: 13 coefficients at 100 Hz)
   of the int16-scaled samples, so four MFCC frames per video frame;
 - per frame a face box (here MediaPipe's full-range face detector; the authors use S3FD), missing detections filled
-  by linear interpolation, centres and sizes median-filtered over 13 frames (repeating the end boxes); the crop reaches one half-size above
-  the box centre, 1.8 half-sizes below it and 1.4 either side (``crop_scale`` 0.4), outside the frame grey 110,
-  resized to 224 x 224, BGR values 0-255;
+  by linear interpolation, centres and sizes median-filtered over 13 frames (repeating the end boxes); the crop
+  reaches one half-size above the box centre, 1.8 half-sizes below it and 1.4 either side (``crop_scale`` 0.4),
+  outside the frame grey 110, resized to 224 x 224, BGR values 0-255;
 - a lip embedding from every 5 consecutive frames, an audio embedding from the 20 MFCC frames starting at the same
   time; for every offset ``o`` in ``[-vshift, vshift]`` (15) the mean over frames of the Euclidean distance between
   lip embedding ``i`` and audio embedding ``i - o`` (zero vectors past either end, as the authors pad);
@@ -99,15 +99,19 @@ def default_weights_path() -> Path:
     return entry("syncnet").path
 
 
+def _setting_path(setting: str | None) -> Path | None:
+    """The file ``experiments.lipsync.syncnet`` points at: None -> the cache's, "off" -> None, else the path."""
+    if setting is None:
+        return default_weights_path()
+    return None if str(setting).lower() == "off" else Path(setting).expanduser()
+
+
 def resolve_weights(setting: str | None) -> Path | None:
     """The weights file a lipsync run uses: ``setting`` None -> the cache file when present (else None: no
     SyncNet); "off" -> None; a path -> that file, which must exist."""
-    if setting is not None and str(setting).lower() == "off":
+    path = _setting_path(setting)
+    if path is None or (setting is None and not path.is_file()):
         return None
-    if setting is None:
-        path = default_weights_path()
-        return path if path.is_file() else None
-    path = Path(setting).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
             f"SyncNet weights: {path} does not exist. Get syncnet_v2.model from the SyncNet authors' release "
@@ -120,9 +124,9 @@ def weights_identity(setting: str | None) -> str:
     """What a lipsync result depends on beyond its options and code (the workflow's rule params): "off", "absent"
     or the weights file's path, size and modification time, so that adding or replacing the file reruns Table 4.
     Cheap: no hashing, no torch."""
-    if setting is not None and str(setting).lower() == "off":
+    path = _setting_path(setting)
+    if path is None:
         return "off"
-    path = default_weights_path() if setting is None else Path(setting).expanduser()
     if not path.is_file():
         return f"{path}:absent"
     stat = path.stat()
@@ -130,19 +134,16 @@ def weights_identity(setting: str | None) -> str:
 
 
 def load_syncnet(path: str | Path):
-    """SyncNet with the weights of ``path`` (a state dict as the authors save it; a ``module.`` or ``__S__.``
-    prefix, as wrappers save it, is dropped). A file whose names or shapes do not fit is a ValueError naming them."""
-    import torch
+    """SyncNet with the weights of ``path`` (a tensor state dict as the authors save it, read by the project's
+    weights loader; a ``module.`` or ``__S__.`` prefix, as wrappers save it, is dropped). A file whose names or
+    shapes do not fit is a ValueError naming them."""
+    from talkinnerf.pretrained import load_tensors
 
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_tensors(path)
     except Exception as exc:   # noqa: BLE001 - any unreadable file gets the same clear message
         raise ValueError(f"SyncNet weights {path}: not a PyTorch state dict ({exc})") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ValueError(f"SyncNet weights {path}: expected a dict of tensors, got {type(state).__name__}")
     for prefix in ("module.", "__S__."):
         if state and all(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items()}
@@ -262,7 +263,7 @@ class SyncNetScorer:
         self.net = load_syncnet(weights)
         self.vshift, self.crop_scale, self.batch = vshift, crop_scale, batch
         self._detector = detector
-        self._meter = None
+        self._meter = None       # the MediaPipe detector this scorer opens when none is injected
 
     def close(self) -> None:
         """Release the face detector this scorer opened (an injected detector is the caller's)."""
@@ -275,12 +276,11 @@ class SyncNetScorer:
             from talkinnerf.evaluate.lipsync import LipsyncConfig, MouthMeter
 
             meter = self._meter = MouthMeter(LipsyncConfig())
-            self._face_scale = meter.cfg.face_scale
 
             def detect(img):
                 roi = meter.detect(img)
                 # MouthMeter's region is face_scale x the detection box; SyncNet wants the box's half-size
-                return None if roi is None else (roi[0], roi[1], roi[2] / self._face_scale / 2)
+                return None if roi is None else (roi[0], roi[1], roi[2] / meter.cfg.face_scale / 2)
             self._detector = detect
         return self._detector(image)
 

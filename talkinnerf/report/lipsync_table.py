@@ -44,8 +44,9 @@ def _row(label: str, pairs: pd.DataFrame, prefix: str = "") -> dict:
         key = prefix + name
         return pd.to_numeric(pairs[key], errors="coerce") if key in pairs else pd.Series([math.nan] * len(pairs))
 
-    values = {"lse_d": col("lse_d"), "lse_c": col("lse_c"), "av_abs_offset": col("offset").abs(), "av_confidence": col("confidence"),
-              "av_chance95": col("chance95"), "av_corr_best": col("corr_best"), "av_corr": col("corr")}
+    values = {"lse_d": col("lse_d"), "lse_c": col("lse_c"), "av_abs_offset": col("offset").abs(),
+              "av_confidence": col("confidence"), "av_chance95": col("chance95"), "av_corr_best": col("corr_best"),
+              "av_corr": col("corr")}
     row: dict = {"method": label, "frames": int(len(pairs)), "renders": int(len(pairs))}
     for key, v in values.items():
         row[key] = float(v.mean()) if v.notna().any() else math.nan
