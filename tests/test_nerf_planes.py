@@ -95,7 +95,7 @@ def test_boxes_resolve_from_the_subjects_and_are_kept_once_set():
 
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="field"):
-        ModelConfig(field="hashgrid")
+        ModelConfig(field="octree")
 
 
 def _model(**changes) -> TalkinNeRF:
@@ -165,7 +165,7 @@ def test_every_ablation_switch_builds_and_renders_on_planes(switch):
         assert model.hands is None and model.hands_left is not None and model.hands_right is not None
 
 
-@pytest.mark.parametrize("field", ["mlp", "planes"])
+@pytest.mark.parametrize("field", ["mlp", "planes", "hashgrid"])
 def test_residual_face_starts_as_the_body_field_and_then_departs(field):
     torch.manual_seed(0)
     cfg = ModelConfig(field=field, volume_size=16, prior_sigma=0.05, plane_resolutions=(8, 16),

@@ -28,7 +28,7 @@ def test_overfit_one_frame_standin(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("field", ["mlp", "planes"])
+@pytest.mark.parametrize("field", ["mlp", "planes", "hashgrid"])
 def test_overfit_one_frame_talkinnerf(tmp_path, field):
     # ~100 s per backend on a shared 2-core CPU: the real model, demo sizes, flat-shaded stick figure of its skeleton
     _one_frame(tmp_path, figure=True)
@@ -43,5 +43,5 @@ def test_overfit_one_frame_talkinnerf(tmp_path, field):
 
     _, model_cfg, _, _ = load_model(tmp_path / "m" / "model.pt", "cpu")
     assert model_cfg.field == field
-    # the planes' boxes were derived from the subject and stored with the model (None for the MLPs: unused)
-    assert (model_cfg.plane_box is not None) == (field == "planes")
+    # the explicit fields' boxes were derived from the subject and stored with the model (None for the MLPs)
+    assert (model_cfg.plane_box is not None) == (field != "mlp")

@@ -13,7 +13,8 @@ from typing import Any
 
 
 BASELINES = ("none", "humannerf")
-FIELD_BACKENDS = ("mlp", "planes")
+FIELD_BACKENDS = ("mlp", "planes", "hashgrid")
+EXPLICIT_FIELDS = ("planes", "hashgrid")   # backends over a canonical box (plane_box / face_plane_box)
 BODY_CLASS = 1  # part label of the body (talkinnerf/body/parts.py): every sample's class without a segmentation head
 
 
@@ -34,8 +35,9 @@ class ModelConfig:
     hands_width: int = 64
 
     # --- field backend (docs/model.md "Field backends"): mlp = the paper's PE + MLP fields; planes = multi-scale
-    # feature planes read with grid_sample + a small decoder MLP (talkinnerf/nerf/fields_planes.py). Both backends
-    # keep every module's role; D_nr, D_hands and the weight volume are the same for both. -------------------------
+    # feature planes read with grid_sample + a small decoder MLP (talkinnerf/nerf/fields_planes.py); hashgrid = a
+    # multi-resolution hash grid + the same decoder (talkinnerf/nerf/fields_hashgrid.py). Every backend keeps every
+    # module's role; D_nr, D_hands and the weight volume are the same for all. -----------------------------------
     field: str = "mlp"
     plane_channels: int = 8                              # features per plane and scale
     plane_resolutions: tuple[int, ...] = (32, 64, 128, 256)   # F_body / F_hands planes over plane_box
@@ -49,6 +51,14 @@ class ModelConfig:
     plane_tv: float = 0.0                                # weight of the planes' total variation in the loss (0: off;
                                                          # 1e-4 was no better at 400 demo iterations, 26% slower)
     plane_lr_scale: float = 4.0                          # planes' lr / base lr (texels see few samples each)
+    # hashgrid: levels from hash_base_resolution to hash_max_resolution cells per side over plane_box (F_face:
+    # face_plane_box), 2**hash_log2_table entries of hash_features per level (Instant-NGP: 16 levels, 2 features)
+    hash_levels: int = 16
+    hash_features: int = 2
+    hash_log2_table: int = 15                            # 1M entries per field (Instant-NGP 2**19: 16.8M)
+    hash_base_resolution: int = 16
+    hash_max_resolution: int = 512
+    hash_lr_scale: float = 2.0                           # table lr / base lr (5e-3 x 2 = Instant-NGP's 1e-2)
 
     face_residual: bool = False       # F_face adds to F_body's colour logit / raw density instead of replacing them
                                       # (paper: replace); its head starts at zero, so the face starts as F_body's
@@ -126,6 +136,12 @@ class ModelConfig:
             setattr(self, name, tuple(int(r) for r in getattr(self, name)))
             if not getattr(self, name) or min(getattr(self, name)) < 2:
                 raise ValueError(f"ModelConfig.{name} must list resolutions >= 2, got {getattr(self, name)}")
+        if self.hash_levels < 1 or self.hash_features < 1 or not 4 <= self.hash_log2_table <= 24 \
+                or not 1 <= self.hash_base_resolution <= self.hash_max_resolution:
+            raise ValueError("ModelConfig: hash_levels and hash_features must be >= 1, hash_log2_table in 4..24 and "
+                             "1 <= hash_base_resolution <= hash_max_resolution, got "
+                             f"{self.hash_levels}, {self.hash_features}, {self.hash_log2_table}, "
+                             f"{self.hash_base_resolution}, {self.hash_max_resolution}")
         for name in ("plane_box", "face_plane_box"):
             if getattr(self, name) is None:
                 continue
@@ -198,4 +214,4 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
 
-__all__ = ["ModelConfig"]
+__all__ = ["ModelConfig", "FIELD_BACKENDS", "EXPLICIT_FIELDS"]

@@ -12,8 +12,9 @@ from typing import Sequence
 import numpy as np
 from torch import nn
 
-from talkinnerf.nerf.config import ModelConfig
+from talkinnerf.nerf.config import EXPLICIT_FIELDS, ModelConfig
 from talkinnerf.nerf.fields import RadianceField
+from talkinnerf.nerf.fields_hashgrid import HashGridRadianceField
 from talkinnerf.nerf.fields_planes import PlaneRadianceField
 
 ROLES = ("body", "face", "hands")
@@ -33,14 +34,18 @@ def radiance_field(cfg: ModelConfig, role: str, cond_dim: int, num_logits: int =
         depth, width = {"body": (cfg.field_depth, cfg.field_width), "face": (cfg.face_depth, cfg.face_width),
                         "hands": (cfg.hands_depth, cfg.hands_width)}[role]
         return RadianceField(cond_dim, depth, width, cfg.field_pe_bands, num_logits, layer_cond_dim)
-    if cfg.field == "planes":
+    if cfg.field in EXPLICIT_FIELDS:
         if cfg.plane_box is None or cfg.face_plane_box is None:
-            raise ValueError("model.field planes: plane_box / face_plane_box are unresolved; the trainer derives "
-                             "them from the training subjects (field_factory.resolve_plane_boxes) or set them")
-        # F_hands shares F_body's planes layout (hands_from_body copies F_body into it); the face has its own box
-        # around the head so that its texels are a few millimetres, not centimetres
-        box, res = ((cfg.face_plane_box, cfg.face_plane_resolutions) if role == "face"
-                    else (cfg.plane_box, cfg.plane_resolutions))
+            raise ValueError(f"model.field {cfg.field}: plane_box / face_plane_box are unresolved; the trainer "
+                             "derives them from the training subjects (field_factory.resolve_plane_boxes) or set them")
+        # F_hands shares F_body's layout (hands_from_body copies F_body into it); the face has its own box around
+        # the head so that its texels / finest cells are a few millimetres, not centimetres
+        box = cfg.face_plane_box if role == "face" else cfg.plane_box
+        if cfg.field == "hashgrid":
+            return HashGridRadianceField(cond_dim, box, cfg.hash_levels, cfg.hash_features, cfg.hash_log2_table,
+                                         cfg.hash_base_resolution, cfg.hash_max_resolution, cfg.plane_decoder_depth,
+                                         cfg.plane_decoder_width, num_logits, layer_cond_dim)
+        res = cfg.face_plane_resolutions if role == "face" else cfg.plane_resolutions
         return PlaneRadianceField(cond_dim, box, res, cfg.plane_channels, cfg.plane_decoder_depth,
                                   cfg.plane_decoder_width, num_logits, layer_cond_dim)
     raise ValueError(f"unknown field backend {cfg.field!r}")
@@ -52,7 +57,7 @@ def resolve_plane_boxes(cfg: ModelConfig, canonical_bboxes: Sequence[np.ndarray]
     canonical boxes (2,3) padded as the weight volume pads them (so every point the model can send lies inside), the
     face planes the union of FACE_BOX_AROUND_HEAD around each subject's canonical head joint (3,). A no-op for the
     MLP backend and for boxes already set (a trained model's stored config)."""
-    if cfg.field != "planes" or cfg.faithful_humannerf or (
+    if cfg.field not in EXPLICIT_FIELDS or cfg.faithful_humannerf or (
             cfg.plane_box is not None and cfg.face_plane_box is not None):
         return cfg
     if not canonical_bboxes or len(canonical_bboxes) != len(head_joints):

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from talkinnerf.nerf.mlp import MLP
+from talkinnerf.nerf.fields_encoded import EncodedRadianceField
 
 # plane k reads coordinates (a, b) of the point: xy, xz, yz
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))
@@ -85,30 +85,18 @@ class MultiScalePlanes(nn.Module):
         return total / len(self.planes)
 
 
-class PlaneRadianceField(nn.Module):
+class PlaneRadianceField(EncodedRadianceField):
     """(x_c (N,3), condition (C,)) -> rgb (N,3) in [0,1], raw density (N,), logits (N,L): RadianceField's contract.
 
-    Features = planes(x) and x normalised to the box (a coarse position the decoder can use everywhere); the
-    decoder is an MLP of ``depth`` x ``width`` with the condition folded into its biases. ``layer_cond_dim`` as in
-    RadianceField: the identity code (the condition's last entries) also enters every hidden layer.
+    Features = planes(x) and x normalised to the box; the decoder is an MLP of ``depth`` x ``width`` with the
+    condition folded into its biases (talkinnerf.nerf.fields_encoded). ``layer_cond_dim`` as in RadianceField: the
+    identity code (the condition's last entries) also enters every hidden layer.
     """
 
     def __init__(self, cond_dim: int, box: Sequence[float], resolutions: Sequence[int], channels: int, depth: int,
                  width: int, num_logits: int = 0, layer_cond_dim: int = 0) -> None:
-        super().__init__()
-        if not 0 <= layer_cond_dim <= cond_dim:
-            raise ValueError(f"layer_cond_dim {layer_cond_dim} must be in [0, cond_dim={cond_dim}]")
-        self.num_logits = num_logits
-        self.layer_cond_dim = layer_cond_dim
-        self.planes = MultiScalePlanes(box, resolutions, channels)
-        self.mlp = MLP(self.planes.out_dim + 3 + cond_dim, 4 + num_logits, depth, width, None,
-                       layer_cond_dim=layer_cond_dim)
-
-    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        cond = cond.reshape(-1)
-        feats = torch.cat([self.planes(x), self.planes.normalise(x)], dim=-1)
-        out = self.mlp(feats, cond, cond[cond.numel() - self.layer_cond_dim:] if self.layer_cond_dim else None)
-        return torch.sigmoid(out[:, :3]), out[:, 3], out[:, 4:]
+        super().__init__("planes", MultiScalePlanes(box, resolutions, channels), cond_dim, depth, width,
+                         num_logits, layer_cond_dim)
 
     def regularisation(self) -> torch.Tensor:
         return self.planes.total_variation()

@@ -21,6 +21,7 @@ from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.nerf.encoding import hann_window
 from talkinnerf.nerf.field_factory import copy_field, radiance_field
 from talkinnerf.nerf.fields import OffsetField, PoseRefiner
+from talkinnerf.nerf.fields_hashgrid import HashGrid
 from talkinnerf.nerf.fields_planes import MultiScalePlanes
 from talkinnerf.nerf.weights import WeightVolumeDecoder, bone_log_prior, voxel_centres
 
@@ -149,12 +150,13 @@ class TalkinNeRF(nn.Module):
                 params = list(module.parameters())
                 seen.update(id(p) for p in params)
                 groups.append({"name": name, "params": params, "lr": lr})
-        # explicit features (plane texels) each see few samples per step: their own, larger lr
-        planes = [p for m in self.modules() if isinstance(m, MultiScalePlanes) for p in m.parameters()
-                  if id(p) not in seen]
-        if planes:
-            seen.update(id(p) for p in planes)
-            groups.append({"name": "planes", "params": planes, "lr": self.cfg.plane_lr_scale * base_lr})
+        # explicit features (plane texels, hash-table entries) each see few samples per step: their own, larger lr
+        for name, kind, scale in (("planes", MultiScalePlanes, self.cfg.plane_lr_scale),
+                                  ("hash_grid", HashGrid, self.cfg.hash_lr_scale)):
+            params = [p for m in self.modules() if isinstance(m, kind) for p in m.parameters() if id(p) not in seen]
+            if params:
+                seen.update(id(p) for p in params)
+                groups.append({"name": name, "params": params, "lr": scale * base_lr})
         rest = [p for p in self.parameters() if id(p) not in seen]
         groups.insert(0, {"name": "fields", "params": rest, "lr": base_lr})
         return groups
