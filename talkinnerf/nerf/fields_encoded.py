@@ -10,10 +10,22 @@ enters the first layer (and, with ``layer_cond_dim``, every hidden layer) as a b
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
 from talkinnerf.nerf.mlp import MLP
+
+
+def box_corners(box: Sequence[float], what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x0, y0, z0, x1, y1, z1) -> lo (3,), hi (3,) float32, checked: the canonical box an encoder covers."""
+    if len(box) != 6:
+        raise ValueError(f"{what} box must have 6 entries (x0, y0, z0, x1, y1, z1), got {list(box)}")
+    lo, hi = torch.tensor(box[:3], dtype=torch.float32), torch.tensor(box[3:], dtype=torch.float32)
+    if not bool((hi > lo).all()):
+        raise ValueError(f"{what} box must have x1 > x0, y1 > y0, z1 > z0, got {list(box)}")
+    return lo, hi
 
 
 class EncodedRadianceField(nn.Module):
@@ -41,4 +53,4 @@ class EncodedRadianceField(nn.Module):
         return torch.sigmoid(out[:, :3]), out[:, 3], out[:, 4:]
 
 
-__all__ = ["EncodedRadianceField"]
+__all__ = ["EncodedRadianceField", "box_corners"]

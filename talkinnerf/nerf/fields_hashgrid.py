@@ -23,7 +23,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from talkinnerf.nerf.fields_encoded import EncodedRadianceField
+from talkinnerf.nerf.fields_encoded import EncodedRadianceField, box_corners
 
 # Instant-NGP's hash primes; the first is 1 so that neighbouring x coordinates stay neighbouring entries
 HASH_PRIMES = (1, 2654435761, 805459861)
@@ -70,16 +70,12 @@ class HashGrid(nn.Module):
     def __init__(self, box: Sequence[float], levels: int = 16, features: int = 2, log2_table: int = 15,
                  base_resolution: int = 16, max_resolution: int = 512, init_scale: float = 1e-4) -> None:
         super().__init__()
-        if len(box) != 6:
-            raise ValueError(f"hash grid box must have 6 entries (x0, y0, z0, x1, y1, z1), got {list(box)}")
-        lo, hi = torch.tensor(box[:3], dtype=torch.float32), torch.tensor(box[3:], dtype=torch.float32)
-        if not bool((hi > lo).all()):
-            raise ValueError(f"hash grid box must have x1 > x0, y1 > y0, z1 > z0, got {list(box)}")
-        if levels < 1 or features < 1 or not 4 <= log2_table <= 24 or levels << log2_table >= 2 ** 31 or base_resolution < 1 \
-                or max_resolution < base_resolution:
-            raise ValueError(f"hash grid needs levels >= 1, features >= 1, 4 <= log2_table <= 24, fewer than 2**31 "
-                             f"entries and 1 <= base_resolution <= max_resolution, got {levels}, {features}, {log2_table}, "
-                             f"{base_resolution}, {max_resolution}")
+        lo, hi = box_corners(box, "hash grid")
+        if levels < 1 or features < 1 or not 4 <= log2_table <= 24 or levels << log2_table >= 2 ** 31 \
+                or not 1 <= base_resolution <= max_resolution:
+            raise ValueError("hash grid needs levels >= 1, features >= 1, 4 <= log2_table <= 24, fewer than 2**31 "
+                             "entries and 1 <= base_resolution <= max_resolution, got "
+                             f"{levels}, {features}, {log2_table}, {base_resolution}, {max_resolution}")
         self.levels, self.features, self.table_size = int(levels), int(features), 1 << int(log2_table)
         self.resolutions = level_resolutions(self.levels, int(base_resolution), int(max_resolution))
         self.register_buffer("lo", lo, persistent=False)

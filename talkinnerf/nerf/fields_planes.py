@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from talkinnerf.nerf.fields_encoded import EncodedRadianceField
+from talkinnerf.nerf.fields_encoded import EncodedRadianceField, box_corners
 
 # plane k reads coordinates (a, b) of the point: xy, xz, yz
 PLANE_AXES = ((0, 1), (0, 2), (1, 2))
@@ -42,11 +42,7 @@ class MultiScalePlanes(nn.Module):
     def __init__(self, box: Sequence[float], resolutions: Sequence[int], channels: int,
                  init_lo: float = 0.1, init_hi: float = 0.5) -> None:
         super().__init__()
-        if len(box) != 6:
-            raise ValueError(f"plane box must have 6 entries (x0, y0, z0, x1, y1, z1), got {list(box)}")
-        lo, hi = torch.tensor(box[:3], dtype=torch.float32), torch.tensor(box[3:], dtype=torch.float32)
-        if not bool((hi > lo).all()):
-            raise ValueError(f"plane box must have x1 > x0, y1 > y0, z1 > z0, got {list(box)}")
+        lo, hi = box_corners(box, "plane")
         if not resolutions or min(resolutions) < 2 or channels < 1:
             raise ValueError(f"planes need resolutions >= 2 and channels >= 1, got {list(resolutions)}, {channels}")
         self.register_buffer("lo", lo, persistent=False)
