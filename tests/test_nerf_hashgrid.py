@@ -133,3 +133,16 @@ def test_every_ablation_switch_builds_and_renders_on_the_hash_grid(switch):
 def test_bad_hash_options_are_refused(bad):
     with pytest.raises(ValueError, match="hash"):
         ModelConfig(field="hashgrid", hash_base_resolution=16, **bad)
+
+
+def test_the_field_trains_under_bf16_autocast():
+    # the paper config trains under bf16 autocast: the gather's backward gets a bf16 gradient for a float32 table
+    torch.manual_seed(0)
+    field = HashGridRadianceField(cond_dim=21, box=BOX, levels=4, features=2, log2_table=10, base_resolution=4,
+                                  max_resolution=32, depth=2, width=32, num_logits=5)
+    x = (torch.rand(50, 3) - 0.5).requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rgb, raw, _ = field(x, torch.randn(21))
+    (rgb.float().sum() + raw.float().sum()).backward()
+    assert field.grid.table.grad.dtype == torch.float32 and field.grid.table.grad.abs().sum() > 0
+    assert x.grad.abs().sum() > 0

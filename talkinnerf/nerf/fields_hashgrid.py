@@ -54,6 +54,7 @@ class _BlendCorners(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         rows, weights, corners = ctx.saved_tensors
+        grad = grad.to(corners.dtype)       # under bf16 autocast the forward's contraction ran in bf16
         grad_table = grad_weights = None
         if ctx.needs_input_grad[0]:
             spread = (weights[:, :, None] * grad[:, None, :]).reshape(-1, grad.shape[1])
