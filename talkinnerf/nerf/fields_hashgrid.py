@@ -126,7 +126,7 @@ class HashGrid(nn.Module):
         n = x.shape[0]
         pos = self.unit(x)[:, None, :] * self.res.to(x.dtype)[None, :, None]          # (N,L,3) in cells
         # the far face of the box (pos == res) belongs to the last cell, at fraction 1
-        cells = torch.minimum(pos.detach().floor(), (self.res - 1).clamp_min(0).to(x.dtype)[None, :, None])
+        cells = torch.minimum(pos.detach().floor(), (self.res - 1).to(x.dtype)[None, :, None])
         frac = pos - cells
         rows = self.corner_rows(cells.long())                                         # (N,L,8)
         w = torch.stack([1.0 - frac, frac], dim=-1)                                    # (N,L,3,2)
