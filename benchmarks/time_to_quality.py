@@ -2,9 +2,9 @@
 training arms side by side in one run (by default the two field backends, `model.field: mlp | planes`).
 
 python benchmarks/time_to_quality.py --data results [--subjects ava ben chloe] [--arms mlp planes]
-    [--iterations 600] [--eval-every 100] [--eval-frames 2] [--threads 1]
+    [--iterations 600] [--eval-every 100] [--eval-frames 2] [--train-frames 0] [--threads 1]
     [--set planes.model.plane_channels=16 --set planes.train.face_share=0.3 ...]
-    [--out docs/measurements/time_to_quality.png]
+    [--save-models DIR] [--out docs/measurements/time_to_quality.png]
 
 Every arm trains from config.yaml's `train:` section (the subjects of --data, same seed) with its own overrides:
   mlp:       the paper's PE + MLP fields (model.field: mlp) at the config's sizes, with the defaults the demo had
@@ -54,7 +54,7 @@ METRICS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face", "psn
 
 class Run:
     def __init__(self, name: str, cfg, data, device, cull: bool, autocast: str, render_options, fold: bool,
-                 lpips_metric, eval_frames: int, eval_data=None):
+                 lpips_metric, eval_frames: int, eval_data=None, train_frames: int = 0):
         from talkinnerf.nerf.mlp import set_folding
         from talkinnerf.train.losses import TalkinLoss, make_lpips
         from talkinnerf.train.alignment import param_group
@@ -62,7 +62,7 @@ class Run:
                                               make_optimizer, seed_everything)
 
         self.name, self.cfg, self.data, self.device, self.render_options = name, cfg, data, device, render_options
-        self.lpips_metric, self.eval_frames = lpips_metric, eval_frames
+        self.lpips_metric, self.eval_frames, self.train_frames = lpips_metric, eval_frames, train_frames
         self.eval_data = eval_data or data     # --eval-data: the held-out frames rendered with other fits
         self.gen = seed_everything(cfg.seed)
         self.model = default_model_factory(cfg.model, len(data)).to(device).train()
@@ -113,9 +113,12 @@ class Run:
 
         t0 = time.perf_counter()
         self.model.eval()
-        rows = []
+        rows, fitted = [], []
         for d in self.eval_data:
-            for frame in select_frames(d.test_frames, self.eval_frames):
+            # --train-frames: frames the model trained on, to tell what it cannot fit from what it cannot generalise
+            picks = [(f, False) for f in select_frames(d.test_frames, self.eval_frames)]
+            picks += [(f, True) for f in select_frames(d.train_frames, self.train_frames)] if self.train_frames else []
+            for frame, trained in picks:
                 K, R, t = d.camera(frame)
                 pred, acc = render_view(self.model, d.conditioning(frame, self.device), K, R, t,
                                         d.params["transl"][frame], d.posed_box(frame), d.size, step, 4096,
@@ -125,22 +128,37 @@ class Run:
                 if d.name not in REGION_FINDERS:
                     REGION_FINDERS[d.name] = RegionFinder(d, EvalConfig().region_options())
                 boxes = REGION_FINDERS[d.name].boxes(frame)
-                rows.append({**frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric),
-                             "coverage": coverage(acc, d.alpha(frame).numpy())})
+                row = {**frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric),
+                       "coverage": coverage(acc, d.alpha(frame).numpy())}
+                (fitted if trained else rows).append(row)
                 self.eval_count += 1
-                self.last_renders[(d.name, frame)] = (pred, boxes)
+                if not trained:
+                    self.last_renders[(d.name, frame)] = (pred, boxes)
         self.model.train()
         self.eval_seconds += time.perf_counter() - t0
-        mean = {m: float(np.nanmean([r[m] for r in rows])) if any(not math.isnan(r[m]) for r in rows) else math.nan
-                for m in (*METRICS, "coverage")}
-        self.rows.append({"run": self.name, "iteration": step, "seconds": round(self.seconds, 2),
-                          **{m: round(v, 4) for m, v in mean.items()}})
+        mean = mean_metrics(rows)
+        row = {"run": self.name, "iteration": step, "seconds": round(self.seconds, 2),
+               **{m: round(v, 4) for m, v in mean.items()}}
+        if fitted:
+            train_mean = mean_metrics(fitted)
+            row.update({f"{m}_train": round(train_mean[m], 4) for m in TRAIN_METRICS})
+            print(f"{self.name:9s} it {step:5d} training frames: PSNR {train_mean['psnr']:.2f} SSIM "
+                  f"{train_mean['ssim']:.3f} face {train_mean['psnr_face']:.2f}/{train_mean['ssim_face']:.3f}",
+                  flush=True)
+        self.rows.append(row)
         print(f"{self.name:9s} it {step:5d} {self.seconds:8.1f} s  PSNR {mean['psnr']:.2f} SSIM {mean['ssim']:.3f} "
               f"face {mean['psnr_face']:.2f}/{mean['ssim_face']:.3f} hands {mean['psnr_hands']:.2f}/"
               f"{mean['ssim_hands']:.3f} coverage {mean['coverage']:.3f}", flush=True)
 
 
 REGION_FINDERS: dict = {}   # subject -> RegionFinder (boxes cached per frame, shared by the arms)
+TRAIN_METRICS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "psnr_hands", "ssim_hands")
+
+
+def mean_metrics(rows: list[dict]) -> dict[str, float]:
+    """Mean of every metric over the frames that have it (a region the detector missed is NaN on that frame)."""
+    return {m: float(np.nanmean([r[m] for r in rows])) if any(not math.isnan(r[m]) for r in rows) else math.nan
+            for m in (*METRICS, "coverage")}
 
 
 def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:
@@ -204,6 +222,10 @@ def main(argv=None) -> int:
                     help="a results root with the same subjects whose fits render the held-out frames (e.g. the "
                          "clean fits of a --data root whose fits were perturbed): the model's quality apart from "
                          "the test pose's error")
+    ap.add_argument("--train-frames", type=int, default=0,
+                    help="also render this many training frames per subject per evaluation (columns *_train)")
+    ap.add_argument("--save-models", default=None, metavar="DIR",
+                    help="write each arm's trained model to DIR/<arm>/model.pt (for evaluate, iteration_breakdown)")
     ap.add_argument("--sizes", default="demo", choices=["demo", "paper"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--title", default="", help="what the data is (plot title)")
@@ -244,13 +266,22 @@ def main(argv=None) -> int:
             eval_data = [load_subject(args.eval_data, s, i, cfg.model.background, cfg.box_padding, 64)
                          for i, s in enumerate(args.subjects)]
         runs.append(Run(arm, cfg, data, device, cull, autocast, RenderOptions(fast=fast, autocast=autocast), fold,
-                        lpips_metric, args.eval_frames, eval_data))
+                        lpips_metric, args.eval_frames, eval_data, args.train_frames))
     iterations = runs[0].cfg.iterations
     for step in range(iterations):
         for run in runs:
             run.step(step)
             if (step + 1) % args.eval_every == 0 or step + 1 == iterations:
                 run.evaluate(step + 1)
+    if args.save_models:
+        from talkinnerf.train.trainer import save_model
+
+        for run in runs:
+            path = Path(args.save_models) / run.name.replace(":", "_") / "model.pt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_model(path, run.model, run.cfg.model, list(args.subjects), iterations,
+                       extra={"setting": f"time_to_quality {run.name}"})
+            print(f"wrote {path}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = [r for run in runs for r in run.rows]
