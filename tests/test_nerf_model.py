@@ -179,7 +179,9 @@ def test_hand_warm_start_routes_hands_from_kick_in_with_f_hands_copied_from_f_bo
     assert all(p.grad is None for p in model.hands.parameters())
     model.prepare_step(kick - 1)
     assert not torch.allclose(model.hands(x, ident)[0], model.body(x, ident)[0])
-    model.prepare_step(kick)
+    # scored right at the kick-in before the copy (a model trained `kick` iterations): F_body still draws the hands
+    assert not model.eval()(*rays, cond, step=kick)["hand_rays"].any()
+    model.train().prepare_step(kick)
     hands_rgb, hands_raw, _ = model.hands(x, ident)
     body_rgb, body_raw, _ = model.body(x, ident)
     assert torch.allclose(hands_rgb, body_rgb) and torch.allclose(hands_raw, body_raw)

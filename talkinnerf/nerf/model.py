@@ -131,6 +131,7 @@ class TalkinNeRF(nn.Module):
                 if not cfg.no_hand_deformation:
                     self.hand_deform = OffsetField(90, *hand_args)
         self._prior_cache: dict[tuple, torch.Tensor] = {}
+        self._hands_copied = False        # prepare_step(hands_kick_in) made F_hands F_body's copy (hands_from_body)
         bg_logits = torch.zeros(cfg.num_classes)
         if cfg.num_classes:
             bg_logits[0] = cfg.background_logit
@@ -173,6 +174,7 @@ class TalkinNeRF(nn.Module):
         for field in (self.hands, self.hands_left, self.hands_right):
             if field is not None:
                 copy_field(self.body, field)
+        self._hands_copied = True
 
     def regularisation(self) -> torch.Tensor | None:
         """The fields' priors the trainer adds to the loss (the planes' total variation times cfg.plane_tv); None
@@ -186,7 +188,13 @@ class TalkinNeRF(nn.Module):
         return self.cfg.plane_tv * sum(terms)
 
     def hands_active(self, step: int) -> bool:
-        return not self.cfg.body_only and step >= self.cfg.hands_kick_in
+        cfg = self.cfg
+        if cfg.body_only or step < cfg.hands_kick_in:
+            return False
+        # With the warm start, F_hands holds F_body's copy only once prepare_step(hands_kick_in) ran. A model
+        # rendered at exactly that step without it (trained hands_kick_in iterations, or scored between two) has
+        # an untrained F_hands: its hands stay F_body's, as they were trained.
+        return not (cfg.hands_from_body and step == cfg.hands_kick_in and not self._hands_copied)
 
     # ---------------------------------------------------------------------------------------------------------------
     def pose_skeleton(self, cond: FrameConditioning, step: int) -> dict[str, torch.Tensor]:
