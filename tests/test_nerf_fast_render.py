@@ -18,10 +18,10 @@ from talkinnerf.train.rays import pixel_rays, ray_box_intersect
 LATE = 10**6     # every module active
 
 
-def small_model(density_scale: float = 40.0, hand_background: bool = True) -> TalkinNeRF:
+def small_model(density_scale: float = 40.0, hand_background: bool = True, posed_gate: float = 0.0) -> TalkinNeRF:
     torch.manual_seed(0)
     cfg = ModelConfig(samples_per_ray=16, density_scale=density_scale, hands_kick_in=0, nr_kick_in=0,
-                      nr_full_band=10, no_hand_background=not hand_background)
+                      nr_full_band=10, no_hand_background=not hand_background, posed_gate=posed_gate)
     model = TalkinNeRF(cfg, 2).eval()
     with torch.no_grad():   # make the hand class win in part of space, so that the hand passes are exercised
         model.body.mlp.head.bias[4 + cfg.hands_class] += 1.0
@@ -94,9 +94,9 @@ def test_joint_boxes_never_cull_an_active_point():
     assert float(in_some_box.float().mean()) < 0.9                   # and the boxes do cull empty space
 
 
-@pytest.mark.parametrize("sparse", [True, False])
-def test_culled_forward_equals_unculled_forward_with_gradients(sparse):
-    model = small_model().train()
+@pytest.mark.parametrize("sparse,gate", [(True, 0.0), (False, 0.0), (True, 0.03)])
+def test_culled_forward_equals_unculled_forward_with_gradients(sparse, gate):
+    model = small_model(posed_gate=gate).train()
     model.sparse_skinning = sparse
     cond, (o, d, near, far, hit) = frame(16)
     args = (o[hit], d[hit], near[hit], far[hit], cond, LATE)

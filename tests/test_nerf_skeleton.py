@@ -126,3 +126,46 @@ def test_fk_and_lbs_match_smplx(open_model_path):
     assert torch.allclose(posed, out.joints[0, :55], atol=1e-5)
     verts = sk.forward_lbs(zero.vertices[0], model.lbs_weights, glob, joints, posed)
     assert torch.allclose(verts, out.vertices[0], atol=1e-5)
+
+
+def test_posed_bone_gate_lets_only_nearby_joints_claim_a_point():
+    from talkinnerf.nerf.weights import posed_bone_gate
+
+    # a root with two arms that end side by side: joint 1 owns bone 1->2, joint 3 owns bone 3->4
+    joints = torch.tensor([[0.0, 0, 0], [0.2, 0, 0], [0.4, 0.0, 0], [0.2, 0.1, 0], [0.4, 0.1, 0]])
+    parents = torch.tensor([-1, 0, 1, 0, 3])
+    skinned = [0, 1, 3]
+    on_lower = torch.tensor([[0.3, 0.01, 0.0]])            # 1 cm from the lower arm, 9 cm from the upper
+    between = torch.tensor([[0.3, 0.05, 0.0]])              # as near to both arms
+    gate = posed_bone_gate(torch.cat([on_lower, between]), joints, parents, skinned, slack=0.02)
+    assert gate.shape == (3, 2)
+    assert gate[:, 0].tolist() == [0.0, 1.0, 0.0]            # only the lower arm's joint claims it
+    assert gate[:, 1].tolist() == [0.0, 1.0, 1.0]            # both arms may, the root's bones are 6.2 cm farther
+    wide = posed_bone_gate(torch.cat([on_lower, between]), joints, parents, skinned, slack=1.0)
+    assert bool((wide == 1).all())
+
+
+def test_posed_gate_maps_a_point_on_a_posed_bone_through_that_joint_alone():
+    from talkinnerf.nerf import packed
+    from talkinnerf.nerf.config import ModelConfig
+    from talkinnerf.nerf.model import TalkinNeRF
+    from talkinnerf.nerf.synthetic import synthetic_conditioning
+
+    cond = synthetic_conditioning(pose_scale=0.4)
+    elbow, wrist = 19, 21                                   # SMPL-X right elbow / wrist
+    results = {}
+    for gate in (0.0, 0.02):
+        torch.manual_seed(0)
+        model = TalkinNeRF(ModelConfig(posed_gate=gate), 1).eval()     # step 0: no D_nr, no pose refiner
+        with torch.no_grad():
+            state = packed.frame_state(model, cond, 0, torch.float32, torch.device("cpu"))
+            posed = state.skel["posed_joints"]
+            point = (0.5 * (posed[elbow] + posed[wrist]))[None]          # on the posed forearm's bone
+            res = packed.evaluate_points(model, state, point, 0.0)
+            through_elbow = sk.apply_per_joint(point, state.skel["inv_rot"], state.skel["inv_t"])[elbow, 0]
+        assert res["active"].tolist() == [0]
+        results[gate] = (res["x_canonical"][0], through_elbow)
+    x_gated, expected = results[0.02]
+    assert torch.allclose(x_gated, expected, atol=1e-6)                   # no other joint's candidate blended in
+    x_free, _ = results[0.0]
+    assert not torch.allclose(x_free, expected, atol=1e-6)               # HumanNeRF's blend mixes others in

@@ -166,7 +166,8 @@ def canonical_state(model, cond, step: int, device):
     k = state.skel["inv_rot"].shape[0]
     eye = torch.eye(3, dtype=torch.float32, device=state.bbox.device).expand(k, 3, 3).contiguous()
     skel = {**state.skel, "inv_rot": eye, "inv_t": torch.zeros(k, 3, dtype=torch.float32, device=eye.device)}
-    return dataclasses.replace(state, skel=skel)
+    # every candidate is the point itself: nothing for the posed gate (model.posed_gate) to choose between
+    return dataclasses.replace(state, skel=skel, gate_joints=None)
 
 
 @torch.no_grad()

@@ -88,6 +88,9 @@ class ModelConfig:
     bbox_padding: float = 0.1         # fraction of the canonical bbox extent added on every side
     canonical_arm_raise: float = 0.0  # radians the shoulders raise the arms in the canonical pose (0: zero pose)
     prior_sigma: float = 0.035        # metres: width of the Gaussian bone prior added (in log space) to the volume
+    posed_gate: float = 0.0           # metres; > 0: in D_r a joint's candidate counts only where the joint's posed
+                                      # bones lie at most this much farther from the point than the nearest posed
+                                      # bone (two touching parts no longer blend; 0: HumanNeRF's D_r, the paper's)
 
     # --- pose refinement (HumanNeRF: 4 x 256, kick-in 20k) ----------------------------------------------------------
     pose_refine: bool = True
@@ -127,6 +130,8 @@ class ModelConfig:
         self.background = tuple(float(c) for c in self.background)  # JSON gives a list
         if len(self.background) != 3:
             raise ValueError(f"ModelConfig.background must have 3 components, got {self.background}")
+        if not self.posed_gate >= 0:
+            raise ValueError(f"ModelConfig.posed_gate must be >= 0 metres (0: off), got {self.posed_gate}")
         size = self.volume_size
         if size < 8 or size & (size - 1):
             raise ValueError(f"ModelConfig.volume_size must be a power of two >= 8, got {size}")

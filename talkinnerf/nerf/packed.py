@@ -23,7 +23,7 @@ import torch
 
 from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.config import BODY_CLASS
-from talkinnerf.nerf.weights import normalise_to_box, padded_bbox, query_joint_weights
+from talkinnerf.nerf.weights import normalise_to_box, padded_bbox, posed_bone_gate, query_joint_weights
 
 MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
 AUTOCAST = ("off", "bf16")
@@ -75,6 +75,9 @@ class FrameState:
     ident: torch.Tensor     # (identity_dim,) identity code
     boxes: torch.Tensor     # (K,2,3) canonical joint boxes (empty joint: lo > hi)
     tiled: torch.Tensor     # (1,1,D,D,D) the K joints' weight volumes side by side (tile_volume)
+    gate_joints: torch.Tensor | None = None   # (55,3) posed joints of the fit (model.posed_gate > 0), no grad
+    skinned: tuple[int, ...] = ()             # the K skinned joints' indices (for the posed gate)
+    gate_slack: float = 0.0
 
 
 def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device) -> FrameState:
@@ -89,7 +92,22 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
     ident = model.identity(cond.identity.reshape(()))
     k = volume.shape[0] - 1
     boxes = joint_boxes(volume.detach(), bbox.detach(), PAIR_WEIGHT * k)
-    return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]))
+    gate_joints = None
+    if model.cfg.posed_gate > 0:
+        with torch.no_grad():   # the fit's own posed skeleton, fingers included (the pose refiner's is not needed)
+            rots = sk.full_local_rotations(cond.poses_body, cond.jaw, cond.hands)
+            gate_joints = sk.forward_kinematics(rots, cond.canonical_joints, cond.parents)[1]
+    return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]), gate_joints,
+                      tuple(model.skinned), float(model.cfg.posed_gate))
+
+
+def posed_gate(state: FrameState, pts: torch.Tensor) -> torch.Tensor | None:
+    """(K,N) which joints may claim each posed point (weights.posed_bone_gate), None without model.posed_gate."""
+    if state.gate_joints is None:
+        return None
+    with torch.no_grad():
+        return posed_bone_gate(pts.detach(), state.gate_joints, state.cond.parents, list(state.skinned),
+                               state.gate_slack)
 
 
 def non_rigid_inputs(model, state: FrameState) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -212,6 +230,10 @@ def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
         # a rotation per pair
         cand = sk.apply_per_joint(pts, rot.detach(), tr.detach()).reshape(-1, 3).index_select(0, pk * n + pi)
         w = lookup_pairs(state, pk, cand)
+        gate = posed_gate(state, pts)
+        if gate is not None:
+            gate = gate[pk, pi]
+            w = w * gate
         w_sum = torch.zeros(n, dtype=w.dtype, device=w.device).index_add_(0, pi, w)
         is_active = w_sum > MIN_WEIGHT_SUM
         active = torch.nonzero(is_active).squeeze(1)
@@ -225,6 +247,8 @@ def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
         cands = sk.apply_per_joint(pts.index_select(0, active), rot, tr)                # (K,A,3), autograd
         cand = cands.reshape(-1, 3).index_select(0, pk * a + ai)
         w = lookup_pairs(state, pk, cand)
+        if gate is not None:
+            w = w * gate.index_select(0, keep)
     else:
         cand, w = cand.index_select(0, keep), w.index_select(0, keep)
     w_sum = w.new_zeros(a).index_add(0, ai, w)
@@ -251,10 +275,15 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
         with torch.no_grad():
             cands_all = sk.apply_per_joint(pts, skel["inv_rot"].detach(), skel["inv_t"].detach())
             w_all = query_joint_weights(state.volume.detach(), cands_all, bbox.detach())
+            gate = posed_gate(state, pts)
+            if gate is not None:
+                w_all = w_all * gate
             active = torch.nonzero(w_all.sum(0) > MIN_WEIGHT_SUM).squeeze(1)                 # (A,)
         if torch.is_grad_enabled():
             cands = sk.apply_per_joint(pts[active], skel["inv_rot"], skel["inv_t"])         # (K,A,3)
             w = query_joint_weights(state.volume, cands, bbox)                               # (K,A)
+            if gate is not None:
+                w = w * gate[:, active]
         else:     # rendering: the first lookup already holds the values
             cands, w = cands_all[:, active], w_all[:, active]
         x_c = sk.blend(cands, w)                                                             # (A,3)

@@ -57,15 +57,10 @@ def voxel_centres(bbox: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack([x, y, z], dim=-1)
 
 
-def bone_log_prior(centres: torch.Tensor, joints: torch.Tensor, parents: torch.Tensor, skinned: list[int],
-                   sigma: float) -> torch.Tensor:
-    """Log Gaussian distance to each skinned joint's bones, plus the background channel.
-
-    centres (...,3); joints (J,3) all rest joints; parents (J,); skinned: indices of the K joints that get a
-    channel. A bone parent->child belongs to the nearest skinned ancestor-or-self of the parent (so a wrist owns the
-    fingers when the hand joints are not skinned); leaves also own a point at themselves.
-    Returns (K+1, ...) log-prior.
-    """
+def owned_bones(parents: torch.Tensor, skinned: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """Bones (start joint, end joint, owning channel) of a tree: a bone parent->child belongs to the nearest skinned
+    ancestor-or-self of the parent (so a wrist owns the fingers when the hand joints are not skinned); leaves also
+    own a point at themselves (start = end)."""
     par = parents.tolist()
     channel = {j: c for c, j in enumerate(skinned)}
     owner: list[int] = []
@@ -79,17 +74,46 @@ def bone_log_prior(centres: torch.Tensor, joints: torch.Tensor, parents: torch.T
     for j in range(len(par)):
         if j not in has_child and owner[j] >= 0:
             starts.append(j); ends.append(j); owners.append(owner[j])
+    return starts, ends, owners
+
+
+def bone_sq_distances(points: torch.Tensor, joints: torch.Tensor, parents: torch.Tensor, skinned: list[int]
+                      ) -> torch.Tensor:
+    """(N,K) squared distance of each point (N,3) to the nearest bone each skinned joint owns (owned_bones) in the
+    skeleton ``joints`` (J,3); inf for a joint that owns no bone."""
+    starts, ends, owners = owned_bones(parents[:len(joints)], skinned)
     a, b = joints[starts], joints[ends]                                       # (B,3)
-    pts = centres.reshape(-1, 3)
     ab = b - a
-    t = (((pts[:, None] - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-12)).clamp(0, 1)
-    d2 = ((pts[:, None] - (a + t[..., None] * ab)) ** 2).sum(-1)             # (V,B)
-    logp = -d2 / (2 * sigma ** 2)
-    idx = torch.tensor(owners, device=pts.device).expand_as(logp)
-    per_joint = torch.full((pts.shape[0], len(skinned)), -1e4, device=pts.device, dtype=pts.dtype)
-    per_joint = per_joint.scatter_reduce(1, idx, logp, reduce="amax")
+    t = (((points[:, None] - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-12)).clamp(0, 1)
+    d2 = ((points[:, None] - (a + t[..., None] * ab)) ** 2).sum(-1)          # (N,B)
+    idx = torch.tensor(owners, device=points.device).expand_as(d2)
+    out = torch.full((points.shape[0], len(skinned)), float("inf"), device=points.device, dtype=points.dtype)
+    return out.scatter_reduce(1, idx, d2, reduce="amin")
+
+
+def bone_log_prior(centres: torch.Tensor, joints: torch.Tensor, parents: torch.Tensor, skinned: list[int],
+                   sigma: float) -> torch.Tensor:
+    """Log Gaussian distance to each skinned joint's bones (owned_bones), plus the background channel.
+
+    centres (...,3); joints (J,3) all rest joints; parents (J,); skinned: indices of the K joints that get a
+    channel. Returns (K+1, ...) log-prior (-1e4 for a joint without bones).
+    """
+    d2 = bone_sq_distances(centres.reshape(-1, 3), joints, parents, skinned)
+    per_joint = torch.where(torch.isinf(d2), torch.full_like(d2, -1e4), -d2 / (2 * sigma ** 2))
     bg = torch.full_like(per_joint[:, :1], BACKGROUND_LOG_PRIOR)
     return torch.cat([per_joint, bg], dim=1).T.reshape(len(skinned) + 1, *centres.shape[:-1])
+
+
+def posed_bone_gate(points: torch.Tensor, posed_joints: torch.Tensor, parents: torch.Tensor, skinned: list[int],
+                    slack: float) -> torch.Tensor:
+    """(K,N) 1/0: whether skinned joint k may claim posed point n in inverse LBS. A joint may when its posed bones
+    lie at most ``slack`` (metres) farther from the point than the nearest posed bone of any joint. Inverse LBS maps
+    a point through every joint and blends the candidates that the canonical weights accept; where two body parts
+    touch (a hand on the chest, two hands together) both candidates are accepted and the blend lands between them,
+    far from either. The posed skeleton knows which part is near the point; the canonical volume cannot."""
+    d = bone_sq_distances(points, posed_joints, parents, skinned).sqrt()      # (N,K)
+    nearest = d.min(1, keepdim=True).values
+    return (d <= nearest + slack).T.to(points.dtype)
 
 
 def normalise_to_box(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
