@@ -27,8 +27,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 REPO = Path(__file__).resolve().parents[1]
-STRONG = 0.5        # a candidate whose own joint's weight exceeds this claims the point
-APART_M = 0.05      # two claiming candidates this far apart cannot both be the point's canonical position
 
 
 def body_vertices(body, fit: dict, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +63,7 @@ def main(argv=None) -> int:
     from talkinnerf.nerf import packed
     from talkinnerf.nerf import skeleton as sk
     from talkinnerf.nerf.model import FrameConditioning, TalkinNeRF
-    from talkinnerf.nerf.weights import posed_bone_gate, query_joint_weights
+    from talkinnerf.nerf.weights import CLAIM_WEIGHT, CLAIMS_APART, gate_pairs, posed_bone_gate, query_joint_weights
     from talkinnerf.options import from_dict
     from talkinnerf.train.trainer import TrainConfig, load_model
 
@@ -97,16 +95,21 @@ def main(argv=None) -> int:
             rots = sk.full_local_rotations(cond.poses_body, torch.zeros(3), torch.zeros(90))
             posed_joints = sk.forward_kinematics(rots, cond.canonical_joints, cond.parents)[1]
             for slack in [0.0, *args.gates]:
-                w = w0 if slack == 0 else w0 * posed_bone_gate(pts, posed_joints, cond.parents, model.skinned,
-                                                               slack)
+                if slack == 0:
+                    w = w0
+                else:   # as the model applies it (packed.evaluate_points): only where the candidates disagree
+                    k, v = w0.shape
+                    joint, point = torch.arange(k).repeat_interleave(v), torch.arange(v).repeat(k)
+                    gate = posed_bone_gate(pts, posed_joints, cond.parents, model.skinned, slack)
+                    w = w0 * gate_pairs(joint, point, cands.reshape(-1, 3), w0.reshape(-1), gate).reshape(k, v)
                 x_c = sk.blend(cands, w)
                 err = (x_c - rest_t).norm(dim=-1).numpy()
-                strong = w > STRONG                                                          # (K,V)
+                strong = w > CLAIM_WEIGHT                                                          # (K,V)
                 far = torch.zeros(len(pts), dtype=torch.bool)
                 best = w.argmax(0)
                 anchor = cands[best, torch.arange(len(pts))]                                # the strongest candidate
                 for k in range(w.shape[0]):
-                    far |= strong[k] & ((cands[k] - anchor).norm(dim=-1) > APART_M)
+                    far |= strong[k] & ((cands[k] - anchor).norm(dim=-1) > CLAIMS_APART)
                 far = far.numpy()
                 for part in range(1, len(PART_NAMES)):
                     sel = labels == part

@@ -88,9 +88,10 @@ class ModelConfig:
     bbox_padding: float = 0.1         # fraction of the canonical bbox extent added on every side
     canonical_arm_raise: float = 0.0  # radians the shoulders raise the arms in the canonical pose (0: zero pose)
     prior_sigma: float = 0.035        # metres: width of the Gaussian bone prior added (in log space) to the volume
-    posed_gate: float = 0.0           # metres; > 0: in D_r a joint's candidate counts only where the joint's posed
-                                      # bones lie at most this much farther from the point than the nearest posed
-                                      # bone (two touching parts no longer blend; 0: HumanNeRF's D_r, the paper's)
+    posed_gate: float = 0.0           # metres; > 0: where D_r's candidates disagree, a joint's candidate counts only
+                                      # where the joint's posed bones lie at most this much farther from the point
+                                      # than the nearest posed bone (touching parts no longer blend; 0: HumanNeRF's
+                                      # D_r, the paper's)
 
     # --- pose refinement (HumanNeRF: 4 x 256, kick-in 20k) ----------------------------------------------------------
     pose_refine: bool = True

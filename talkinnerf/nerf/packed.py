@@ -23,7 +23,7 @@ import torch
 
 from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.config import BODY_CLASS
-from talkinnerf.nerf.weights import normalise_to_box, padded_bbox, posed_bone_gate, query_joint_weights
+from talkinnerf.nerf.weights import gate_pairs, normalise_to_box, padded_bbox, posed_bone_gate, query_joint_weights
 
 MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
 AUTOCAST = ("off", "bf16")
@@ -232,7 +232,7 @@ def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
         w = lookup_pairs(state, pk, cand)
         gate = posed_gate(state, pts)
         if gate is not None:
-            gate = gate[pk, pi]
+            gate = gate_pairs(pk, pi, cand, w, gate)
             w = w * gate
         w_sum = torch.zeros(n, dtype=w.dtype, device=w.device).index_add_(0, pi, w)
         is_active = w_sum > MIN_WEIGHT_SUM
@@ -277,6 +277,9 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
             w_all = query_joint_weights(state.volume.detach(), cands_all, bbox.detach())
             gate = posed_gate(state, pts)
             if gate is not None:
+                k, p = w_all.shape
+                joint, point = torch.arange(k, device=dev).repeat_interleave(p), torch.arange(p, device=dev).repeat(k)
+                gate = gate_pairs(joint, point, cands_all.reshape(-1, 3), w_all.reshape(-1), gate).reshape(k, p)
                 w_all = w_all * gate
             active = torch.nonzero(w_all.sum(0) > MIN_WEIGHT_SUM).squeeze(1)                 # (A,)
         if torch.is_grad_enabled():

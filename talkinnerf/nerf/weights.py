@@ -104,16 +104,45 @@ def bone_log_prior(centres: torch.Tensor, joints: torch.Tensor, parents: torch.T
     return torch.cat([per_joint, bg], dim=1).T.reshape(len(skinned) + 1, *centres.shape[:-1])
 
 
+CLAIM_WEIGHT = 0.5      # a candidate whose own joint's weight exceeds this claims the point
+CLAIMS_APART = 0.05     # metres: two claiming candidates this far apart cannot both be the point's canonical position
+
+
+def disputed_points(joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor, w: torch.Tensor, n: int
+                    ) -> torch.Tensor:
+    """(n,) bool: points whose inverse-LBS candidates disagree. Pairs (``joint`` (M,), ``point`` (M,) into n
+    points) carry each candidate (M,3) and the weight (M,) of its joint there; a point is disputed where a
+    candidate with weight > CLAIM_WEIGHT lies more than CLAIMS_APART from the point's strongest candidate."""
+    best = torch.full((n,), -1.0, dtype=w.dtype, device=w.device).scatter_reduce(0, point, w, reduce="amax")
+    is_best = w >= best.index_select(0, point)
+    # the strongest candidate of each point (among equal weights, the one of the highest joint index)
+    rank = torch.where(is_best, joint, torch.full_like(joint, -1))
+    top = torch.full((n,), -1, dtype=joint.dtype, device=joint.device).scatter_reduce(0, point, rank, reduce="amax")
+    anchor = cand.new_zeros(n, 3).index_put((point[is_best & (joint == top.index_select(0, point))],),
+                                            cand[is_best & (joint == top.index_select(0, point))])
+    far = (w > CLAIM_WEIGHT) & ((cand - anchor.index_select(0, point)).norm(dim=-1) > CLAIMS_APART)
+    return torch.zeros(n, dtype=torch.bool, device=w.device).index_fill(0, point[far], True)
+
+
 def posed_bone_gate(points: torch.Tensor, posed_joints: torch.Tensor, parents: torch.Tensor, skinned: list[int],
                     slack: float) -> torch.Tensor:
     """(K,N) 1/0: whether skinned joint k may claim posed point n in inverse LBS. A joint may when its posed bones
-    lie at most ``slack`` (metres) farther from the point than the nearest posed bone of any joint. Inverse LBS maps
+    lie at most ``slack`` (metres) farther from the point than the nearest posed bone of any joint (applied only
+    where the candidates disagree: gate_pairs). Inverse LBS maps
     a point through every joint and blends the candidates that the canonical weights accept; where two body parts
     touch (a hand on the chest, two hands together) both candidates are accepted and the blend lands between them,
     far from either. The posed skeleton knows which part is near the point; the canonical volume cannot."""
     d = bone_sq_distances(points, posed_joints, parents, skinned).sqrt()      # (N,K)
     nearest = d.min(1, keepdim=True).values
     return (d <= nearest + slack).T.to(points.dtype)
+
+
+def gate_pairs(joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor, w: torch.Tensor,
+               gate: torch.Tensor) -> torch.Tensor:
+    """(M,) factor of each (joint, point) pair's weight: the posed gate (K,N) where the point is disputed
+    (disputed_points), 1 elsewhere, so that only points whose candidates disagree change."""
+    disputed = disputed_points(joint, point, cand, w, gate.shape[1])
+    return torch.where(disputed.index_select(0, point), gate[joint, point], torch.ones_like(w))
 
 
 def normalise_to_box(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
