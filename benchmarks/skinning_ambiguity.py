@@ -100,8 +100,9 @@ def main(argv=None) -> int:
                 else:   # as the model applies it (packed.evaluate_points): only where the candidates disagree
                     k, v = w0.shape
                     joint, point = torch.arange(k).repeat_interleave(v), torch.arange(v).repeat(k)
-                    gate = posed_bone_gate(pts, posed_joints, cond.parents, model.skinned, slack)
-                    w = w0 * gate_pairs(joint, point, cands.reshape(-1, 3), w0.reshape(-1), gate).reshape(k, v)
+                    gate_of = lambda idx: posed_bone_gate(pts[idx], posed_joints, cond.parents,  # noqa: E731
+                                                          model.skinned, slack)
+                    w = w0 * gate_pairs(joint, point, cands.reshape(-1, 3), w0.reshape(-1), v, gate_of).reshape(k, v)
                 x_c = sk.blend(cands, w)
                 err = (x_c - rest_t).norm(dim=-1).numpy()
                 strong = w > CLAIM_WEIGHT                                                          # (K,V)

@@ -156,7 +156,14 @@ def test_disputed_points_and_gate_pairs():
     w = torch.tensor([0.9, 0.8, 0.9, 0.3])
     assert disputed_points(joint, point, cand, w, 2).tolist() == [True, False]
     gate = torch.tensor([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0]])       # (K=3, N=2): joint 0 far from both points
-    assert gate_pairs(joint, point, cand, w, gate).tolist() == [0.0, 1.0, 1.0, 1.0]   # only point 0 is gated
+    asked = []
+
+    def gate_of(idx):
+        asked.append(idx.tolist())
+        return gate[:, idx]
+
+    assert gate_pairs(joint, point, cand, w, 2, gate_of).tolist() == [0.0, 1.0, 1.0, 1.0]   # only point 0 is gated
+    assert asked == [[0]]                                         # and only its gate is computed
 
 
 def test_posed_gate_changes_only_disputed_points_and_keeps_the_nearest_bone_candidate():

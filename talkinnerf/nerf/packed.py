@@ -101,13 +101,16 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
                       tuple(model.skinned), float(model.cfg.posed_gate))
 
 
-def posed_gate(state: FrameState, pts: torch.Tensor) -> torch.Tensor | None:
-    """(K,N) which joints may claim each posed point (weights.posed_bone_gate), None without model.posed_gate."""
+def posed_gate(state: FrameState, pts: torch.Tensor, joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor,
+               w: torch.Tensor) -> torch.Tensor | None:
+    """(M,) factor of the (joint, point) pairs' weights from model.posed_gate (weights.gate_pairs: the posed
+    skeleton decides between disagreeing candidates); None without the gate."""
     if state.gate_joints is None:
         return None
     with torch.no_grad():
-        return posed_bone_gate(pts.detach(), state.gate_joints, state.cond.parents, list(state.skinned),
-                               state.gate_slack)
+        return gate_pairs(joint, point, cand, w, pts.shape[0],
+                          lambda idx: posed_bone_gate(pts.detach().index_select(0, idx), state.gate_joints,
+                                                      state.cond.parents, list(state.skinned), state.gate_slack))
 
 
 def non_rigid_inputs(model, state: FrameState) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -230,9 +233,8 @@ def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
         # a rotation per pair
         cand = sk.apply_per_joint(pts, rot.detach(), tr.detach()).reshape(-1, 3).index_select(0, pk * n + pi)
         w = lookup_pairs(state, pk, cand)
-        gate = posed_gate(state, pts)
+        gate = posed_gate(state, pts, pk, pi, cand, w)
         if gate is not None:
-            gate = gate_pairs(pk, pi, cand, w, gate)
             w = w * gate
         w_sum = torch.zeros(n, dtype=w.dtype, device=w.device).index_add_(0, pi, w)
         is_active = w_sum > MIN_WEIGHT_SUM
@@ -275,11 +277,12 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
         with torch.no_grad():
             cands_all = sk.apply_per_joint(pts, skel["inv_rot"].detach(), skel["inv_t"].detach())
             w_all = query_joint_weights(state.volume.detach(), cands_all, bbox.detach())
-            gate = posed_gate(state, pts)
-            if gate is not None:
+            gate = None
+            if state.gate_joints is not None:
                 k, p = w_all.shape
-                joint, point = torch.arange(k, device=dev).repeat_interleave(p), torch.arange(p, device=dev).repeat(k)
-                gate = gate_pairs(joint, point, cands_all.reshape(-1, 3), w_all.reshape(-1), gate).reshape(k, p)
+                joint = torch.arange(k, device=dev).repeat_interleave(p)
+                point = torch.arange(p, device=dev).repeat(k)
+                gate = posed_gate(state, pts, joint, point, cands_all.reshape(-1, 3), w_all.reshape(-1)).reshape(k, p)
                 w_all = w_all * gate
             active = torch.nonzero(w_all.sum(0) > MIN_WEIGHT_SUM).squeeze(1)                 # (A,)
         if torch.is_grad_enabled():

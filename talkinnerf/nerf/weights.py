@@ -9,6 +9,7 @@ Channel k < K is the weight of skinned joint k; channel K is background (empty s
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -118,8 +119,8 @@ def disputed_points(joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor
     # the strongest candidate of each point (among equal weights, the one of the highest joint index)
     rank = torch.where(is_best, joint, torch.full_like(joint, -1))
     top = torch.full((n,), -1, dtype=joint.dtype, device=joint.device).scatter_reduce(0, point, rank, reduce="amax")
-    anchor = cand.new_zeros(n, 3).index_put((point[is_best & (joint == top.index_select(0, point))],),
-                                            cand[is_best & (joint == top.index_select(0, point))])
+    strongest = is_best & (joint == top.index_select(0, point))              # one pair per point
+    anchor = cand.new_zeros(n, 3).index_put((point[strongest],), cand[strongest])
     far = (w > CLAIM_WEIGHT) & ((cand - anchor.index_select(0, point)).norm(dim=-1) > CLAIMS_APART)
     return torch.zeros(n, dtype=torch.bool, device=w.device).index_fill(0, point[far], True)
 
@@ -127,22 +128,31 @@ def disputed_points(joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor
 def posed_bone_gate(points: torch.Tensor, posed_joints: torch.Tensor, parents: torch.Tensor, skinned: list[int],
                     slack: float) -> torch.Tensor:
     """(K,N) 1/0: whether skinned joint k may claim posed point n in inverse LBS. A joint may when its posed bones
-    lie at most ``slack`` (metres) farther from the point than the nearest posed bone of any joint (applied only
-    where the candidates disagree: gate_pairs). Inverse LBS maps
-    a point through every joint and blends the candidates that the canonical weights accept; where two body parts
-    touch (a hand on the chest, two hands together) both candidates are accepted and the blend lands between them,
-    far from either. The posed skeleton knows which part is near the point; the canonical volume cannot."""
+    lie at most ``slack`` (metres) farther from the point than the nearest posed bone of any joint (the model
+    applies it only where the candidates disagree: gate_pairs). Inverse LBS maps a point through every joint and
+    blends the candidates that the canonical weights accept; where two body parts touch (a hand on the chest, two
+    hands together) both candidates are accepted and the blend lands between them, far from either. The posed
+    skeleton knows which part is near the point; the canonical volume cannot."""
     d = bone_sq_distances(points, posed_joints, parents, skinned).sqrt()      # (N,K)
     nearest = d.min(1, keepdim=True).values
     return (d <= nearest + slack).T.to(points.dtype)
 
 
-def gate_pairs(joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor, w: torch.Tensor,
-               gate: torch.Tensor) -> torch.Tensor:
-    """(M,) factor of each (joint, point) pair's weight: the posed gate (K,N) where the point is disputed
-    (disputed_points), 1 elsewhere, so that only points whose candidates disagree change."""
-    disputed = disputed_points(joint, point, cand, w, gate.shape[1])
-    return torch.where(disputed.index_select(0, point), gate[joint, point], torch.ones_like(w))
+def gate_pairs(joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor, w: torch.Tensor, n: int,
+               gate_of: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """(M,) factor of each (joint, point) pair's weight: where the point is disputed (disputed_points), its gate
+    ``gate_of(points)`` ((K,D) for D point indices, e.g. posed_bone_gate of those points); 1 elsewhere, so that only
+    points whose candidates disagree change (and only they pay for the gate)."""
+    disputed = disputed_points(joint, point, cand, w, n)
+    factor = torch.ones_like(w)
+    idx = torch.nonzero(disputed).squeeze(1)
+    if idx.numel() == 0:
+        return factor
+    gate = gate_of(idx).to(w.dtype)                                          # (K,D)
+    slot = torch.full((n,), -1, dtype=torch.long, device=w.device)
+    slot[idx] = torch.arange(idx.numel(), device=w.device)
+    sel = torch.nonzero(disputed.index_select(0, point)).squeeze(1)         # pairs of disputed points
+    return factor.index_put((sel,), gate[joint.index_select(0, sel), slot.index_select(0, point.index_select(0, sel))])
 
 
 def normalise_to_box(points: torch.Tensor, bbox: torch.Tensor) -> torch.Tensor:
