@@ -6,12 +6,13 @@ python benchmarks/skinning_ambiguity.py --data results --subjects book brother [
 
 For every --every-th frame the fitted SMPL-X body (hands, jaw and expression at rest, so that body LBS alone
 relates the two) is posed with the fit's body pose and compared with the same vertices in the canonical pose:
-D_r should map each posed vertex onto its canonical position. A vertex is *ambiguous* where two or more joints'
-candidates carry a weight > 0.5 while lying > 5 cm apart: the blend then lands between them (a forearm in front of
-the chest maps both to the canonical forearm and to the space in front of the canonical chest). Without --model the
-weight volume is the Gaussian bone prior alone (an untrained decoder's output is set to zero); with --model (trained
-on these subjects) it is that model's learned volume. --gates adds D_r with `model.posed_gate` (each joint's candidate only where its
-posed bones are within that slack of the nearest posed bone). Prints the error per part and the worst frames.
+D_r should map each posed vertex onto its canonical position. A vertex is *ambiguous* where two or more
+joints' candidates carry a weight > 0.5 while lying > 5 cm apart (weights.disputed_points): the blend then lands
+between them (a forearm in front of the chest maps both to the canonical forearm and to the space in front of the
+canonical chest). Without --model the weight volume is the Gaussian bone prior alone (an untrained decoder's output
+is set to zero); with --model (trained on these subjects) it is that model's learned volume. --gates adds D_r with
+`model.posed_gate` (each joint's candidate only where its posed bones are within that slack of the nearest posed
+bone). Prints the error per part and the worst frames.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     from talkinnerf.nerf import packed
     from talkinnerf.nerf import skeleton as sk
     from talkinnerf.nerf.model import FrameConditioning, TalkinNeRF
-    from talkinnerf.nerf.weights import CLAIM_WEIGHT, CLAIMS_APART, gate_pairs, posed_bone_gate, query_joint_weights
+    from talkinnerf.nerf.weights import disputed_points, gate_pairs, posed_bone_gate, query_joint_weights
     from talkinnerf.options import from_dict
     from talkinnerf.train.trainer import TrainConfig, load_model
 
@@ -92,26 +93,20 @@ def main(argv=None) -> int:
             cands = sk.apply_per_joint(pts, state.skel["inv_rot"], state.skel["inv_t"])     # (K,V,3)
             w0 = query_joint_weights(state.volume, cands, state.bbox)                        # (K,V)
             # the posed skeleton the vertices were posed with (hands and jaw at rest), fingers included
-            rots = sk.full_local_rotations(cond.poses_body, torch.zeros(3), torch.zeros(90))
-            posed_joints = sk.forward_kinematics(rots, cond.canonical_joints, cond.parents)[1]
+            posed_joints = sk.posed_full_skeleton(cond.poses_body, torch.zeros(3), torch.zeros(90),
+                                                  cond.canonical_joints, cond.parents)
+            k, v = w0.shape
+            joint, point = torch.arange(k).repeat_interleave(v), torch.arange(v).repeat(k)
             for slack in [0.0, *args.gates]:
                 if slack == 0:
                     w = w0
                 else:   # as the model applies it (packed.evaluate_points): only where the candidates disagree
-                    k, v = w0.shape
-                    joint, point = torch.arange(k).repeat_interleave(v), torch.arange(v).repeat(k)
                     gate_of = lambda idx: posed_bone_gate(pts[idx], posed_joints, cond.parents,  # noqa: E731
                                                           model.skinned, slack)
                     w = w0 * gate_pairs(joint, point, cands.reshape(-1, 3), w0.reshape(-1), v, gate_of).reshape(k, v)
                 x_c = sk.blend(cands, w)
                 err = (x_c - rest_t).norm(dim=-1).numpy()
-                strong = w > CLAIM_WEIGHT                                                          # (K,V)
-                far = torch.zeros(len(pts), dtype=torch.bool)
-                best = w.argmax(0)
-                anchor = cands[best, torch.arange(len(pts))]                                # the strongest candidate
-                for k in range(w.shape[0]):
-                    far |= strong[k] & ((cands[k] - anchor).norm(dim=-1) > CLAIMS_APART)
-                far = far.numpy()
+                far = disputed_points(joint, point, cands.reshape(-1, 3), w.reshape(-1), v).numpy()
                 for part in range(1, len(PART_NAMES)):
                     sel = labels == part
                     rows.append({"subject": subject, "gate_m": slack, "frame": int(frame), "part": PART_NAMES[part],

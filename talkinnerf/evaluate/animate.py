@@ -283,9 +283,9 @@ def posed_skeleton_box(poses_body: torch.Tensor, jaw: torch.Tensor, hands: torch
                        canonical_joints: torch.Tensor, parents: torch.Tensor, canonical_bbox: torch.Tensor,
                        padding: float) -> torch.Tensor:
     """(2,3) box around the posed joints (posed body frame), grown by the canonical mesh's reach past its joints."""
-    from talkinnerf.nerf.skeleton import forward_kinematics, full_local_rotations
+    from talkinnerf.nerf.skeleton import posed_full_skeleton
 
-    _, posed = forward_kinematics(full_local_rotations(poses_body, jaw, hands), canonical_joints, parents)
+    posed = posed_full_skeleton(poses_body, jaw, hands, canonical_joints, parents)
     reach = torch.maximum(canonical_joints.min(0).values - canonical_bbox[0],
                           canonical_bbox[1] - canonical_joints.max(0).values).max().clamp_min(0)
     return torch.stack([posed.min(0).values - reach - padding, posed.max(0).values + reach + padding])

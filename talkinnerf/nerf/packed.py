@@ -95,8 +95,8 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
     gate_joints = None
     if model.cfg.posed_gate > 0:
         with torch.no_grad():   # the fit's own posed skeleton, fingers included (the pose refiner's is not needed)
-            rots = sk.full_local_rotations(cond.poses_body, cond.jaw, cond.hands)
-            gate_joints = sk.forward_kinematics(rots, cond.canonical_joints, cond.parents)[1]
+            gate_joints = sk.posed_full_skeleton(cond.poses_body, cond.jaw, cond.hands, cond.canonical_joints,
+                                                 cond.parents)
     return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]), gate_joints,
                       tuple(model.skinned), float(model.cfg.posed_gate))
 

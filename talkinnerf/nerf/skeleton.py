@@ -107,6 +107,12 @@ def full_local_rotations(poses_body: torch.Tensor, jaw: torch.Tensor, hands: tor
     return rodrigues(aa)
 
 
+def posed_full_skeleton(poses_body: torch.Tensor, jaw: torch.Tensor, hands: torch.Tensor,
+                        canonical_joints: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
+    """Posed positions (55,3) of all SMPL-X joints, fingers included (full_local_rotations + forward_kinematics)."""
+    return forward_kinematics(full_local_rotations(poses_body, jaw, hands), canonical_joints, parents)[1]
+
+
 def canonical_pose_rotations(num_joints: int, arm_raise: float, dtype: torch.dtype = torch.float32,
                              device: torch.device | str = "cpu") -> torch.Tensor:
     """Local rotations (num_joints,3,3) of the canonical pose: identity except the shoulders, turned by
