@@ -107,6 +107,7 @@ class Run:
         self.rng = torch.get_rng_state()
 
     def evaluate(self, step: int) -> None:
+        from talkinnerf.evaluate.metrics import ssim_split
         from talkinnerf.evaluate.regions import RegionFinder
         from talkinnerf.evaluate.render_eval import EvalConfig, coverage, frame_metrics, render_view, select_frames
         from talkinnerf.nerf.render import render_image
@@ -128,8 +129,9 @@ class Run:
                 if d.name not in REGION_FINDERS:
                     REGION_FINDERS[d.name] = RegionFinder(d, EvalConfig().region_options())
                 boxes = REGION_FINDERS[d.name].boxes(frame)
-                row = {**frame_metrics(pred, d.image(frame).numpy(), boxes, self.lpips_metric),
-                       "coverage": coverage(acc, d.alpha(frame).numpy())}
+                gt, alpha = d.image(frame).numpy(), d.alpha(frame).numpy()
+                row = {**frame_metrics(pred, gt, boxes, self.lpips_metric), "coverage": coverage(acc, alpha),
+                       **ssim_split(pred, gt, alpha)}
                 (fitted if trained else rows).append(row)
                 self.eval_count += 1
                 if not trained:
@@ -148,17 +150,19 @@ class Run:
         self.rows.append(row)
         print(f"{self.name:9s} it {step:5d} {self.seconds:8.1f} s  PSNR {mean['psnr']:.2f} SSIM {mean['ssim']:.3f} "
               f"face {mean['psnr_face']:.2f}/{mean['ssim_face']:.3f} hands {mean['psnr_hands']:.2f}/"
-              f"{mean['ssim_hands']:.3f} coverage {mean['coverage']:.3f}", flush=True)
+              f"{mean['ssim_hands']:.3f} coverage {mean['coverage']:.3f} person SSIM {mean['ssim_person']:.3f} "
+              f"(share {mean['person_share']:.2f})", flush=True)
 
 
 REGION_FINDERS: dict = {}   # subject -> RegionFinder (boxes cached per frame, shared by the arms)
-TRAIN_METRICS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "psnr_hands", "ssim_hands")
+SPLIT_METRICS = ("coverage", "ssim_person", "ssim_background", "person_share")   # render_eval.EXTRA_COLUMNS
+TRAIN_METRICS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "psnr_hands", "ssim_hands", "ssim_person")
 
 
 def mean_metrics(rows: list[dict]) -> dict[str, float]:
     """Mean of every metric over the frames that have it (a region the detector missed is NaN on that frame)."""
     return {m: float(np.nanmean([r[m] for r in rows])) if any(not math.isnan(r[m]) for r in rows) else math.nan
-            for m in (*METRICS, "coverage")}
+            for m in (*METRICS, *SPLIT_METRICS)}
 
 
 def parse_sets(items: list[str], arms: list[str]) -> dict[str, dict[str, dict]]:

@@ -3,8 +3,9 @@
 import math
 
 import numpy as np
+import pytest
 
-from talkinnerf.evaluate.metrics import PSNR_CAP, LpipsMetric, psnr, ssim
+from talkinnerf.evaluate.metrics import PSNR_CAP, LpipsMetric, psnr, ssim, ssim_split
 from talkinnerf.evaluate.regions import centred_box, region_boxes
 from test_train_standin import make_camera
 
@@ -29,6 +30,53 @@ def test_ssim_identical_and_degraded():
     assert ssim(smooth, np.clip(smooth + rng.normal(0, 0.2, smooth.shape), 0, 1)) < 0.5
     assert math.isclose(ssim(a[:7, :7], a[:7, :7]), 1.0, abs_tol=1e-9)    # small crop: uniform window
     assert math.isnan(ssim(a[:2, :2], a[:2, :2]))
+
+
+def _person_frame(side: int = 64, pad: int = 0):
+    """A textured 'person' (a 24x16 px block, matte 1) on a black background, and a render that differs only deep
+    inside the person (more than SSIM's 5 px window radius from its edge)."""
+    rng = np.random.default_rng(3)
+    gt = np.zeros((side, side, 3))
+    alpha = np.zeros((side, side))
+    gt[20:44, 24:40] = rng.uniform(0.2, 0.8, (24, 16, 3))
+    alpha[20:44, 24:40] = 1.0
+    pred = gt.copy()
+    pred[28:36, 30:34] += rng.normal(0, 0.15, (8, 4, 3))
+    pred = pred.clip(0, 1)
+    widen = lambda a: np.pad(a, [(pad, pad), (pad, pad)] + [(0, 0)] * (a.ndim - 2))  # noqa: E731
+    return widen(pred), widen(gt), widen(alpha)
+
+
+def test_ssim_split_recomposes_the_full_frame_ssim():
+    pred, gt, alpha = _person_frame()
+    split = ssim_split(pred, gt, alpha)
+    assert split["person_share"] == pytest.approx((alpha[5:-5, 5:-5] > 0.5).mean())
+    recomposed = split["person_share"] * split["ssim_person"] + (1 - split["person_share"]) * split["ssim_background"]
+    assert recomposed == pytest.approx(ssim(pred, gt), abs=1e-9)
+    # the render differs only deep inside the person: the background part is exact, the person part is not
+    assert split["ssim_background"] == pytest.approx(1.0, abs=1e-9)
+    assert split["ssim_person"] < 0.99
+
+
+def test_ssim_split_person_part_ignores_the_framing():
+    """More black background around the same person raises the full-frame SSIM and leaves the person's part."""
+    tight, wide = _person_frame(), _person_frame(pad=48)
+    a, b = ssim_split(*tight), ssim_split(*wide)
+    assert b["ssim_person"] == pytest.approx(a["ssim_person"], abs=1e-9)
+    assert b["person_share"] < a["person_share"] / 3
+    # the background part is exact, so the full frame's shortfall shrinks with the person's share
+    assert 1 - ssim(*wide[:2]) == pytest.approx((1 - ssim(*tight[:2])) * b["person_share"] / a["person_share"],
+                                                rel=1e-6)
+
+
+def test_ssim_split_rejects_mismatched_shapes_and_tiny_frames():
+    pred, gt, alpha = _person_frame()
+    with pytest.raises(ValueError, match="ssim_split"):
+        ssim_split(pred, gt, alpha[:-1])
+    tiny = ssim_split(pred[:11, :11], gt[:11, :11], alpha[:11, :11])
+    assert all(math.isnan(v) for v in tiny.values())
+    empty = ssim_split(pred, gt, np.zeros_like(alpha))
+    assert math.isnan(empty["ssim_person"]) and empty["person_share"] == 0.0
 
 
 def test_lpips_metric_na_without_weights(tmp_path, monkeypatch):

@@ -49,6 +49,35 @@ def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(structural_similarity(pred, gt, win_size=win, **kwargs))
 
 
+SSIM_WINDOW = 11     # taps of ssim()'s Gaussian window (sigma 1.5)
+PERSON_MATTE = 0.5   # matte above this: a pixel of the person (as render_eval.coverage)
+
+
+def ssim_split(pred: np.ndarray, gt: np.ndarray, alpha: np.ndarray) -> dict[str, float]:
+    """The full-frame SSIM split into its person and background parts: SSIM is the mean of a per-pixel map, so
+    ``ssim == person_share * ssim_person + (1 - person_share) * ssim_background`` (to float round-off). A frame
+    framed with more background (a full-body shot in a square frame) scores higher with the same person: the
+    person's part does not depend on the framing. ``alpha`` (H,W) is the ground-truth matte; NaN parts where a
+    side has no pixel (and all NaN below SSIM's 11 px window)."""
+    from skimage.metrics import structural_similarity
+
+    if pred.shape != gt.shape or alpha.shape != pred.shape[:2]:
+        raise ValueError(f"ssim_split: shapes {pred.shape}, {gt.shape}, matte {alpha.shape}")
+    nan = {"ssim_person": math.nan, "ssim_background": math.nan, "person_share": math.nan}
+    if min(pred.shape[:2]) <= SSIM_WINDOW:
+        return nan
+    _, per_pixel = structural_similarity(pred, gt, channel_axis=-1, data_range=1.0, use_sample_covariance=False,
+                                         gaussian_weights=True, sigma=1.5, full=True)
+    # ssim() is the mean of the map without its 5 px border (skimage crops half the 11-tap window): the same here
+    edge = SSIM_WINDOW // 2
+    per_pixel = per_pixel.mean(-1)[edge:-edge, edge:-edge]          # channel mean, as ssim()
+    person = alpha[edge:-edge, edge:-edge] > PERSON_MATTE
+    share = float(person.mean())
+    return {"ssim_person": float(per_pixel[person].mean()) if person.any() else math.nan,
+            "ssim_background": float(per_pixel[~person].mean()) if (~person).any() else math.nan,
+            "person_share": share}
+
+
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     """(H,W,3) float image -> (size,size,3): bilinear when enlarging, pixel-area averaging when shrinking."""
     import cv2

@@ -28,8 +28,9 @@ from talkinnerf.train.rays import pixel_rays, ray_box_intersect
 
 METRIC_COLUMNS = ("psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face",
                   "psnr_hands", "ssim_hands", "lpips_hands")
-# not a quality metric: mean rendered opacity over the GT person (flags empty renders in the paper tables)
-EXTRA_COLUMNS = ("coverage",)
+# coverage: mean rendered opacity over the GT person (flags empty renders in the paper tables); the full-frame SSIM
+# split into person and background (metrics.ssim_split: the person's part does not depend on the framing)
+EXTRA_COLUMNS = ("coverage", "ssim_person", "ssim_background", "person_share")
 SMOOTH_KEYS = ("poses_body", "jaw_pose", "expression", "hands", "transl", "K", "t")
 
 
@@ -224,7 +225,7 @@ def load_avatar(model_path: str | Path, subject: str, data_root: str | Path, dev
 def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path, out: str | Path, cfg: EvalConfig,
                     model_factory=None, render_fn=None) -> dict[str, Any]:
     """Render every test-split frame of ``subject`` and write metrics.csv, compare.png, render.mp4."""
-    from talkinnerf.evaluate.metrics import LpipsMetric
+    from talkinnerf.evaluate.metrics import LpipsMetric, ssim_split
     from talkinnerf.evaluate.regions import RegionFinder
 
     out = Path(out)
@@ -255,8 +256,9 @@ def evaluate_render(model_path: str | Path, subject: str, data_root: str | Path,
                                 render_fn, options, with_acc=True)
         gt = data.image(frame).numpy()
         boxes = regions.boxes(frame)
+        alpha = data.alpha(frame).numpy()
         rows.append({"frame": frame, **frame_metrics(pred, gt, boxes, lpips_metric, cfg.region_lpips_size),
-                     "coverage": coverage(acc, data.alpha(frame).numpy())})
+                     "coverage": coverage(acc, alpha), **ssim_split(pred, gt, alpha)})
         renders.append(pred)
         gts.append(gt)
     seconds = time.perf_counter() - t0
