@@ -18,6 +18,10 @@ and `--set ARM.SECTION.KEY=VALUE` (SECTION model or train, VALUE parsed as YAML)
 The arms train iteration by iteration in turn in the same process, so that a busy machine slows them alike. Every
 --eval-every iterations each arm renders --eval-frames held-out frames per subject; the x axis is the training
 seconds only (evaluation is timed apart and printed). Writes a PNG with one panel per metric and a CSV beside it.
+With `train.frame_alignment` an arm renders the frames it trained on with their learned offsets (held-out frames
+with the fit as it is): on a split that trains and scores the same frames, what the model reaches apart from the
+fit's own error. Every row also splits the full-frame SSIM into the person's and the background's parts
+(metrics.ssim_split).
 """
 
 from __future__ import annotations
@@ -106,6 +110,17 @@ class Run:
         self.seconds += time.perf_counter() - t0
         self.rng = torch.get_rng_state()
 
+    @torch.no_grad()
+    def fit_of(self, d, frame: int):
+        """The conditioning and root translation a frame is rendered with: the fit, corrected by the frame's learned
+        offsets (train.frame_alignment) where the model trained on the frame: with a split whose training and test
+        frames are the same, the fit the model could reach apart from the fit's own error."""
+        cond, transl = d.conditioning(frame, self.device), d.params["transl"][frame]
+        if self.alignment is None or not any(d is x for x in self.data) or frame not in set(d.train_frames):
+            return cond, transl             # (--eval-data's fits are not the ones the offsets corrected)
+        poses, moved = self.alignment(cond.poses_body, cond.poses_body.new_zeros(1, 3), d.name, frame)
+        return dataclasses.replace(cond, poses_body=poses), transl - moved[0].to(transl)   # rays -dt = body +dt
+
     def evaluate(self, step: int) -> None:
         from talkinnerf.evaluate.metrics import ssim_split
         from talkinnerf.evaluate.regions import RegionFinder
@@ -121,8 +136,8 @@ class Run:
             picks += [(f, True) for f in select_frames(d.train_frames, self.train_frames)] if self.train_frames else []
             for frame, trained in picks:
                 K, R, t = d.camera(frame)
-                pred, acc = render_view(self.model, d.conditioning(frame, self.device), K, R, t,
-                                        d.params["transl"][frame], d.posed_box(frame), d.size, step, 4096,
+                cond, transl = self.fit_of(d, frame)
+                pred, acc = render_view(self.model, cond, K, R, t, transl, d.posed_box(frame), d.size, step, 4096,
                                         self.cfg.model.background, self.device, render_image, self.render_options,
                                         with_acc=True)
                 # `evaluate render`'s default boxes (face detector, hands from the part labels), the same for every arm
