@@ -33,15 +33,16 @@ class _SeeThrough(torch.nn.Module):
     """Stand-in field: each hit ray renders the batch's own ground truth (over black) with opacity ``opacity`` x
     the matte, i.e. the right colour over a black background whatever the opacity."""
 
-    def __init__(self, batch, opacity: float) -> None:
+    def __init__(self, batch, opacity: float, fog: float = 0.0) -> None:
         super().__init__()
-        self.batch, self.opacity = batch, opacity
+        self.batch, self.opacity, self.fog = batch, opacity, fog
         self.scale = torch.nn.Parameter(torch.ones(()))
 
     def forward(self, origins, dirs, near, far, cond, step):
         hit = torch.nonzero(self.batch["hit"]).reshape(-1)
-        return {"rgb": self.batch["gt"][hit] * self.scale, "acc": self.opacity * self.batch["alpha"][hit],
-                "seg_logits": torch.zeros(len(hit), 5)}
+        alpha = self.batch["alpha"][hit]
+        acc = self.opacity * alpha + self.fog * (alpha == 0)        # ``fog``: opacity where the matte is empty
+        return {"rgb": self.batch["gt"][hit] * self.scale, "acc": acc, "seg_logits": torch.zeros(len(hit), 5)}
 
 
 def test_random_background_moves_both_sides_onto_each_patch_colour(tmp_path):
@@ -113,3 +114,30 @@ def test_opacity_loss_is_the_mean_gap_between_rendered_opacity_and_matte(tmp_pat
     assert "opacity" not in iteration_losses(net, net, [batch], 0, off, loss, black, cpu, False)[0]
     with pytest.raises(ValueError, match="loss_opacity"):
         TrainConfig(loss_opacity=-1.0)
+
+
+def test_opacity_loss_outside_the_person_charges_the_fog_only(tmp_path):
+    from talkinnerf.train.losses import LossWeights, TalkinLoss
+    from talkinnerf.train.trainer import OPACITY_OUTSIDE, iteration_losses
+
+    make_subject(tmp_path / "r", "s0", size=32, frames=4)
+    cfg = TrainConfig(patches=4, patch_size=8, inside_share=0.5, progress=False, loss_opacity=1.0,
+                      loss_opacity_where="outside")
+    subject = load_subject(tmp_path / "r", "s0", 0, (0.0, 0.0, 0.0), cfg.box_padding, 16)
+    batch = sample_batch([subject], cfg, 0, torch.Generator().manual_seed(3))
+    alpha, hit = batch["alpha"], batch["hit"]
+    outside = alpha < OPACITY_OUTSIDE
+    assert bool(outside.any()) and bool((~outside).any())
+    loss = TalkinLoss(LossWeights(0.0, 1.0, 0.0), False, None)
+    cpu, black = torch.device("cpu"), torch.zeros(3)
+    # a half see-through body with no fog pays nothing: only the empty pixels count
+    net = _SeeThrough(batch, 0.5)
+    assert float(iteration_losses(net, net, [batch], 0, cfg, loss, black, cpu, False)[0]["opacity"]) == 0.0
+    # fog of 0.2 over the empty pixels the rays hit: the mean over all empty pixels (misses render 0)
+    net = _SeeThrough(batch, 1.0, fog=0.2)
+    expected = 0.2 * float((hit & (alpha == 0)).sum()) / float(outside.sum())
+    assert expected > 0
+    got = float(iteration_losses(net, net, [batch], 0, cfg, loss, black, cpu, False)[0]["opacity"])
+    assert abs(got - expected) < 1e-6
+    with pytest.raises(ValueError, match="loss_opacity_where"):
+        TrainConfig(loss_opacity_where="inside")

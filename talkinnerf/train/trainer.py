@@ -36,6 +36,8 @@ from talkinnerf.train.sampling import part_shares, patch_pixels, sample_patches
 
 MODEL_FORMAT = "talkinnerf-model-v1"
 PAPER_DECAY_PER_ITERATION = 500_000 / 400_000   # paper: decay 0.1 over 500k steps for a 400k-iteration run
+OPACITY_WHERE = ("all", "outside")     # train.loss_opacity_where
+OPACITY_OUTSIDE = 0.05                 # matte below this: no person (a soft matte edge is neither side)
 
 
 @dataclass
@@ -58,6 +60,8 @@ class TrainConfig:
     loss_opacity: float = 0.0          # weight of mean |rendered opacity - matte| over the patches' pixels: a body the
                                        # matte calls opaque may not be rendered see-through over the fixed background
                                        # (not in the paper: 0; docs/training.md)
+    loss_opacity_where: str = "all"    # "all" pixels, or only "outside" the person (matte < OPACITY_OUTSIDE): the
+                                       # fog around the body is penalised, the body's own opacity left to the colour
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     frame_alignment: bool = False      # learn per-frame offsets of the fit (talkinnerf/train/alignment.py; EVA's
@@ -107,6 +111,9 @@ class TrainConfig:
             raise ValueError(f"train.autocast must be off or bf16, got {self.autocast!r}")
         if self.loss_opacity < 0:
             raise ValueError(f"train.loss_opacity must be >= 0, got {self.loss_opacity}")
+        if self.loss_opacity_where not in OPACITY_WHERE:
+            raise ValueError(f"train.loss_opacity_where must be one of {OPACITY_WHERE}, got "
+                             f"{self.loss_opacity_where!r}")
         if self.lpips_every < 1:
             raise ValueError(f"train.lpips_every must be >= 1, got {self.lpips_every}")
         if self.alignment_lr < 0 or self.alignment_rotation_weight < 0 or self.alignment_translation_weight < 0:
@@ -296,7 +303,8 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
     if all("alpha" in b for b in batches) and cfg.loss_opacity > 0:
         if any(r[3] is None for r in rendered):
             raise ValueError("train.loss_opacity needs the model's accumulated opacity (\"acc\")")
-        gap = torch.cat([r[3] - b["alpha"].to(device) for r, b in zip(rendered, batches)]).abs().mean()
+        gap = opacity_gap(torch.cat([r[3] for r in rendered]), torch.cat([b["alpha"] for b in batches]).to(device),
+                          cfg.loss_opacity_where)
         losses = {**losses, "opacity": gap, "total": losses["total"] + cfg.loss_opacity * gap}
     regularisation = getattr(model, "regularisation", None)     # stand-in models have none
     prior = regularisation() if regularisation is not None else None
@@ -306,6 +314,17 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
         pull = alignment.prior(cfg.alignment_rotation_weight, cfg.alignment_translation_weight)
         losses = {**losses, "alignment_prior": pull, "total": losses["total"] + pull}
     return losses, rgb, gt
+
+
+def opacity_gap(acc: torch.Tensor, alpha: torch.Tensor, where: str) -> torch.Tensor:
+    """train.loss_opacity's term: mean |rendered opacity - matte| over every pixel (``where`` "all"), or the mean
+    rendered opacity over the pixels the matte calls empty (< OPACITY_OUTSIDE; "outside": 0 when there is none). A
+    faint fog around the body costs SSIM where the ground truth is black as much as the person's detail does
+    (benchmarks/ssim_parts.py); "outside" removes it without pushing the body itself opaque."""
+    if where == "all":
+        return (acc - alpha).abs().mean()
+    empty = (alpha < OPACITY_OUTSIDE).to(acc.dtype)
+    return (acc * empty).sum() / empty.sum().clamp_min(1.0)
 
 
 def make_alignment(subjects: list[SubjectData], cfg: TrainConfig, device: torch.device) -> FrameAlignment | None:
