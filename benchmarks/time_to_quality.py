@@ -313,8 +313,8 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
-    for ax, metric in zip(axes.reshape(-1), METRICS):
+    fig, axes = plt.subplots(2, 5, figsize=(20, 7))
+    for ax, metric in zip(axes.reshape(-1), (*METRICS, "ssim_person", "ssim_background")):
         for run in runs:
             ax.plot([r["seconds"] for r in run.rows], [r[metric] for r in run.rows], marker="o", ms=3,
                     label=run.name)
@@ -340,7 +340,8 @@ def main(argv=None) -> int:
         print(f"{run.name}: {run.seconds:.1f} s for {iterations} iterations ({run.seconds / iterations * 1000:.0f} "
               f"ms/it), evaluation {run.eval_seconds / max(run.eval_count, 1):.2f} s/frame; final PSNR "
               f"{last['psnr']:.2f} SSIM {last['ssim']:.3f} LPIPS {last['lpips']:.3f} face {last['psnr_face']:.2f}/"
-              f"{last['ssim_face']:.3f} hands {last['psnr_hands']:.2f}/{last['ssim_hands']:.3f}")
+              f"{last['ssim_face']:.3f} hands {last['psnr_hands']:.2f}/{last['ssim_hands']:.3f} person SSIM "
+              f"{last['ssim_person']:.3f} background SSIM {last['ssim_background']:.3f}")
         if run is not ref:
             for metric in ("psnr", "ssim"):
                 target = ref.rows[-1][metric]
