@@ -42,6 +42,19 @@ def test_markdown_shows_na_and_scaled_lpips(tmp_path):
     assert "| a | s1 | 1 | 20.000 |" in md  # frame counts print as integers
 
 
+def test_person_ssim_is_summarised_where_the_evaluation_has_it(tmp_path):
+    _metrics(tmp_path, "a", "s1", [20.0, 22.0])
+    frames = pd.read_csv(tmp_path / "a" / "s1" / "metrics.csv").assign(ssim_person=[0.4, 0.6])
+    frames.to_csv(tmp_path / "a" / "s1" / "metrics.csv", index=False)
+    _metrics(tmp_path, "a", "s2", [30.0])                      # an older CSV without the column
+    table = summarise_settings(tmp_path, ["a"], ["s1", "s2"])
+    assert "ssim_person" in table.columns
+    rows = table.set_index("subject")
+    assert rows.loc["s1", "ssim_person"] == pytest.approx(0.5) and math.isnan(rows.loc["s2", "ssim_person"])
+    assert rows.loc["mean", "ssim_person"] == pytest.approx(0.5)    # the mean over the subjects that have it
+    assert "ssim_person" in to_markdown(table)
+
+
 def test_missing_evaluation_names_subject(tmp_path):
     _metrics(tmp_path, "a", "s1", [20.0])
     with pytest.raises(FileNotFoundError, match="s2"):

@@ -15,10 +15,12 @@ import pandas as pd
 
 from talkinnerf.io import atomic_path
 
-# Display order of metrics (the paper's: PSNR, SSIM, LPIPS* = LPIPS x 1e3, for full / face / hands).
+# Display order of metrics (the paper's: PSNR, SSIM, LPIPS* = LPIPS x 1e3, for full / face / hands), then the full
+# frame's SSIM over the person alone (metrics.ssim_split: the full-frame figure also weighs the background, whose
+# share depends on the framing).
 COUNT_COLUMNS = {"frames"}
 METRIC_ORDER = ["psnr", "ssim", "lpips", "psnr_face", "ssim_face", "lpips_face", "psnr_hands", "ssim_hands",
-                "lpips_hands"]
+                "lpips_hands", "ssim_person"]
 
 
 def summarise_settings(eval_root: str | Path, settings: list[str], subjects: list[str]) -> pd.DataFrame:

@@ -61,7 +61,7 @@ class TrainConfig:
                                        # matte calls opaque may not be rendered see-through over the fixed background
                                        # (not in the paper: 0; docs/training.md)
     loss_opacity_where: str = "all"    # "all" pixels, or only "outside" the person (matte < OPACITY_OUTSIDE): the
-                                       # fog around the body is penalised, the body's own opacity left to the colour
+                                       # fog around the body alone (measured: it empties the body too; docs/training.md)
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     frame_alignment: bool = False      # learn per-frame offsets of the fit (talkinnerf/train/alignment.py; EVA's
@@ -320,7 +320,8 @@ def opacity_gap(acc: torch.Tensor, alpha: torch.Tensor, where: str) -> torch.Ten
     """train.loss_opacity's term: mean |rendered opacity - matte| over every pixel (``where`` "all"), or the mean
     rendered opacity over the pixels the matte calls empty (< OPACITY_OUTSIDE; "outside": 0 when there is none). A
     faint fog around the body costs SSIM where the ground truth is black as much as the person's detail does
-    (benchmarks/ssim_parts.py); "outside" removes it without pushing the body itself opaque."""
+    (benchmarks/ssim_parts.py); "outside" charges that fog alone. Measured on real clips it empties the body as well
+    (the density is shared): docs/training.md."""
     if where == "all":
         return (acc - alpha).abs().mean()
     empty = (alpha < OPACITY_OUTSIDE).to(acc.dtype)
