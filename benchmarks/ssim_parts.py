@@ -2,13 +2,16 @@
 fog that a NeRF leaves around the person costs.
 
 python benchmarks/ssim_parts.py --model results/models/talkinnerf/model.pt --data results [--subjects ava ben]
-    [--frames 3] [--floors 0.02 0.05 0.1 0.2 0.5] [--threads 2] [--out benchmarks/results/ssim_parts.csv]
+    [--frames 3] [--floors 0.02 0.05 0.1 0.2 0.5] [--smoothing] [--threads 2] [--out benchmarks/results/ssim_parts.csv]
 
 SSIM is the mean of a per-pixel map (metrics.ssim_split), so the full-frame figure is the person's share of the
 pixels times the person's SSIM plus the rest times the background's. Where the ground truth is black (matted on
-the model's black background), SSIM's luminance term is 2 mu_x mu_y / (mu_x^2 + mu_y^2 + C1) with C1 = 1e-4: a
-render of 0.02 there scores ~0.2, so a fog of a few grey levels outside the person weighs on the figure as much as
-the person's detail does, and a frame framed with more background scores higher with the same person.
+the model's black background), SSIM's luminance term is (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1) with
+C1 = 1e-4: a render of 0.02 there scores ~0.2, so a fog of a few grey levels outside the person weighs on the
+figure as much as the person's detail does, and a frame framed with more background scores higher with the same
+person. `fog_empty` is the share of the pixels the matte calls empty (< 0.05, the soft rim excluded) whose
+rendered opacity exceeds 0.02. The test poses are the fit's as they are (as time_to_quality.py renders them);
+--smoothing applies `evaluate render`'s temporal smoothing first, as the main job's metrics.csv does.
 For --floors each held-out frame is re-scored with the pixels whose rendered opacity is below the floor drawn as
 background (a diagnostic of the fog's cost, not a renderer option). Prints the means per subject and overall and
 writes a CSV row per (subject, frame, floor).
@@ -34,12 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subjects", nargs="+", help="default: every identity of the model")
     ap.add_argument("--frames", type=int, default=3, help="held-out frames per subject (evenly spaced)")
     ap.add_argument("--floors", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2, 0.5])
+    ap.add_argument("--smoothing", action="store_true", help="smooth the test poses as evaluate render does")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/results/ssim_parts.csv")
     args = ap.parse_args(argv)
 
     from talkinnerf.evaluate.metrics import psnr, ssim, ssim_split
-    from talkinnerf.evaluate.render_eval import EvalConfig, load_avatar, render_view, select_frames
+    from talkinnerf.evaluate.render_eval import EvalConfig, load_avatar, render_view, select_frames, smooth_subject
+    from talkinnerf.train.trainer import OPACITY_OUTSIDE
     from talkinnerf.nerf.render import RenderOptions, render_image
     from talkinnerf.train.trainer import load_model, resolve_device
 
@@ -50,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         model, model_cfg, step, data, device = load_avatar(args.model, subject, args.data, "cpu", args.threads,
                                                            EvalConfig().box_padding)
         model.eval()
+        if args.smoothing:
+            smooth_subject(data, EvalConfig().smoothing_window, EvalConfig().smoothing_sigma)
         background = np.asarray(model_cfg.background, dtype=np.float32)
         for frame in select_frames(data.test_frames, args.frames):
             K, R, t = data.camera(frame)
@@ -58,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
                                         data.posed_box(frame), data.size, step, 4096, model_cfg.background, device,
                                         render_image, RenderOptions(), with_acc=True)
             gt, alpha = data.image(frame).numpy(), data.alpha(frame).numpy()
-            outside = alpha <= 0.5
+            empty = alpha < OPACITY_OUTSIDE
             for floor in floors:
                 shown = np.where((acc < floor)[..., None], background, pred) if floor > 0 else pred
                 rows.append({"subject": subject, "frame": frame, "floor": floor, "psnr": psnr(shown, gt),
                              "ssim": ssim(shown, gt), **ssim_split(shown, gt, alpha),
-                             "fog_outside": float((acc[outside] > 0.02).mean()) if outside.any() else float("nan")})
+                             "fog_empty": float((acc[empty] > 0.02).mean()) if empty.any() else float("nan")})
         print(f"{subject}: {len(select_frames(data.test_frames, args.frames))} frames", flush=True)
 
     out = Path(args.out)
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
-    cols = ("psnr", "ssim", "ssim_person", "ssim_background", "person_share", "fog_outside")
+    cols = ("psnr", "ssim", "ssim_person", "ssim_background", "person_share", "fog_empty")
     print("floor  " + "  ".join(f"{c:>15s}" for c in cols))
     for floor in floors:
         sel = [r for r in rows if r["floor"] == floor]

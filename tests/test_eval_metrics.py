@@ -73,8 +73,13 @@ def test_ssim_split_rejects_mismatched_shapes_and_tiny_frames():
     pred, gt, alpha = _person_frame()
     with pytest.raises(ValueError, match="ssim_split"):
         ssim_split(pred, gt, alpha[:-1])
-    tiny = ssim_split(pred[:11, :11], gt[:11, :11], alpha[:11, :11])
+    tiny = ssim_split(pred[:10, :10], gt[:10, :10], alpha[:10, :10])     # below the 11 px window
     assert all(math.isnan(v) for v in tiny.values())
+    smallest = ssim_split(pred[18:29, 22:33], gt[18:29, 22:33], alpha[18:29, 22:33])   # 11 px: one map pixel
+    assert smallest["person_share"] == 1.0 and not math.isnan(smallest["ssim_person"])
+    # float32 renders (as evaluation passes them) split like float64 ones
+    f32 = ssim_split(pred.astype(np.float32), gt.astype(np.float32), alpha)
+    assert f32["ssim_person"] == pytest.approx(ssim_split(pred, gt, alpha)["ssim_person"], abs=1e-5)
     empty = ssim_split(pred, gt, np.zeros_like(alpha))
     assert math.isnan(empty["ssim_person"]) and empty["person_share"] == 0.0
 

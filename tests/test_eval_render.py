@@ -42,6 +42,10 @@ def test_evaluate_render_outputs(trained, monkeypatch):
     assert s["lpips"].startswith("n/a")
     assert df["coverage"].between(0, 1).all() and s["mean"]["coverage"] == pytest.approx(df["coverage"].mean(),
                                                                                          abs=1e-4)
+    # the full-frame SSIM's person and background parts recompose it (to the CSV's 4 and 6 decimals)
+    assert df["person_share"].between(0, 1).all() and df["ssim_person"].notna().all()
+    recomposed = df["person_share"] * df["ssim_person"] + (1 - df["person_share"]) * df["ssim_background"]
+    assert (recomposed - df["ssim"]).abs().max() < 2e-4
     from talkinnerf.video.encode import read_video
     frames, _ = read_video(out / "render.mp4")
     assert len(frames) == 2

@@ -64,13 +64,13 @@ def ssim_split(pred: np.ndarray, gt: np.ndarray, alpha: np.ndarray) -> dict[str,
     if pred.shape != gt.shape or alpha.shape != pred.shape[:2]:
         raise ValueError(f"ssim_split: shapes {pred.shape}, {gt.shape}, matte {alpha.shape}")
     nan = {"ssim_person": math.nan, "ssim_background": math.nan, "person_share": math.nan}
-    if min(pred.shape[:2]) <= SSIM_WINDOW:
+    if min(pred.shape[:2]) < SSIM_WINDOW:
         return nan
     _, per_pixel = structural_similarity(pred, gt, channel_axis=-1, data_range=1.0, use_sample_covariance=False,
                                          gaussian_weights=True, sigma=1.5, full=True)
     # ssim() is the mean of the map without its 5 px border (skimage crops half the 11-tap window): the same here
     edge = SSIM_WINDOW // 2
-    per_pixel = per_pixel.mean(-1)[edge:-edge, edge:-edge]          # channel mean, as ssim()
+    per_pixel = per_pixel.astype(np.float64).mean(-1)[edge:-edge, edge:-edge]   # channel mean, as ssim()
     person = alpha[edge:-edge, edge:-edge] > PERSON_MATTE
     share = float(person.mean())
     return {"ssim_person": float(per_pixel[person].mean()) if person.any() else math.nan,
