@@ -33,6 +33,11 @@ def psnr(pred: np.ndarray, gt: np.ndarray, cap: float = PSNR_CAP) -> float:
     return min(cap, -10.0 * math.log10(mse))
 
 
+SSIM_WINDOW = 11     # taps of the Gaussian window (sigma 1.5) below
+SSIM_OPTIONS = dict(channel_axis=-1, data_range=1.0, use_sample_covariance=False)
+SSIM_GAUSSIAN = dict(gaussian_weights=True, sigma=1.5)   # Wang et al.'s window: SSIM_WINDOW taps
+
+
 def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     """Mean SSIM over channels (see module docstring for the window)."""
     from skimage.metrics import structural_similarity
@@ -40,16 +45,14 @@ def ssim(pred: np.ndarray, gt: np.ndarray) -> float:
     if pred.shape != gt.shape:
         raise ValueError(f"ssim: shape mismatch {pred.shape} vs {gt.shape}")
     side = min(pred.shape[:2])
-    kwargs = dict(channel_axis=-1, data_range=1.0, use_sample_covariance=False)
-    if side >= 11:
-        return float(structural_similarity(pred, gt, gaussian_weights=True, sigma=1.5, **kwargs))
+    if side >= SSIM_WINDOW:
+        return float(structural_similarity(pred, gt, **SSIM_GAUSSIAN, **SSIM_OPTIONS))
     win = side if side % 2 else side - 1
     if win < 3:
         return math.nan
-    return float(structural_similarity(pred, gt, win_size=win, **kwargs))
+    return float(structural_similarity(pred, gt, win_size=win, **SSIM_OPTIONS))
 
 
-SSIM_WINDOW = 11     # taps of ssim()'s Gaussian window (sigma 1.5)
 PERSON_MATTE = 0.5   # matte above this: a pixel of the person (as render_eval.coverage)
 
 
@@ -66,8 +69,7 @@ def ssim_split(pred: np.ndarray, gt: np.ndarray, alpha: np.ndarray) -> dict[str,
     nan = {"ssim_person": math.nan, "ssim_background": math.nan, "person_share": math.nan}
     if min(pred.shape[:2]) < SSIM_WINDOW:
         return nan
-    _, per_pixel = structural_similarity(pred, gt, channel_axis=-1, data_range=1.0, use_sample_covariance=False,
-                                         gaussian_weights=True, sigma=1.5, full=True)
+    _, per_pixel = structural_similarity(pred, gt, **SSIM_GAUSSIAN, **SSIM_OPTIONS, full=True)   # ssim()'s options
     # ssim() is the mean of the map without its 5 px border (skimage crops half the 11-tap window): the same here
     edge = SSIM_WINDOW // 2
     per_pixel = per_pixel.astype(np.float64).mean(-1)[edge:-edge, edge:-edge]   # channel mean, as ssim()
