@@ -176,6 +176,9 @@ def test_result_arrays_follow_the_contract(fixture_model_path):
     assert np.allclose(out["canonical_joints"], out["joints"][0], atol=1e-5)
     assert np.allclose(out["bbox"][1] - out["bbox"][0], [[0, 0.1, 0]] * 2, atol=1e-5)
     assert np.all(out["canonical_bbox"][0] < out["canonical_bbox"][1])
+    verts = out["canonical_vertices"]        # the zero-pose mesh the density shell measures from
+    assert verts.shape == (int(out["vertices_count"]), 3) and verts.dtype == np.float32
+    assert np.allclose(np.stack([verts.min(0), verts.max(0)]), out["canonical_bbox"])
 
 
 def test_initial_depth_from_torso_height():

@@ -149,7 +149,8 @@ def test_identity_out_of_range_and_float64_conditioning():
         model(*frontal_rays(8), cond, step=0)
     cond = synthetic_conditioning(identity=1)
     ref = model(*frontal_rays(64), cond, step=LATE)["rgb"]
-    cond64 = FrameConditioning(**{k: (v.double() if v.is_floating_point() else v) for k, v in vars(cond).items()})
+    cond64 = FrameConditioning(**{k: (v.double() if v is not None and v.is_floating_point() else v)
+                                  for k, v in vars(cond).items()})
     cond64.identity = 1
     assert torch.allclose(model(*frontal_rays(64), cond64, step=LATE)["rgb"], ref, atol=1e-6)
     assert not torch.allclose(model(*frontal_rays(64), synthetic_conditioning(identity=0), step=LATE)["rgb"], ref)

@@ -301,7 +301,9 @@ def motion_conditioning(data, arrays: dict[str, np.ndarray], f: int, device):
                              poses_body=mt["poses_body"].to(device), jaw=mt["jaw_pose"].to(device),
                              expression=mt["expression"].to(device), hands=mt["hands"].to(device),
                              canonical_joints=p["canonical_joints"].to(device), parents=p["parents"].to(device),
-                             canonical_bbox=p["canonical_bbox"].to(device))
+                             canonical_bbox=p["canonical_bbox"].to(device),
+                             canonical_vertices=(p["canonical_vertices"].to(device) if "canonical_vertices" in p
+                                                 else None))
     return cond, mt
 
 

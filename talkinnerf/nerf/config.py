@@ -92,6 +92,10 @@ class ModelConfig:
                                       # where the joint's posed bones lie at most this much farther from the point
                                       # than the nearest posed bone (touching parts no longer blend; 0: HumanNeRF's
                                       # D_r, the paper's)
+    density_shell: float = 0.0        # metres; > 0: density only where the canonical point (after D_r) lies within this
+                                      # distance of the subject's zero-pose mesh (talkinnerf/nerf/shell.py; needs
+                                      # results/smplx canonical_vertices); 0: anywhere in the bbox (the paper's)
+    shell_resolution: int = 64        # cells per side of the shell's distance volume over the padded canonical bbox
 
     # --- pose refinement (HumanNeRF: 4 x 256, kick-in 20k) ----------------------------------------------------------
     pose_refine: bool = True
@@ -133,6 +137,13 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.background must have 3 components, got {self.background}")
         if not self.posed_gate >= 0:
             raise ValueError(f"ModelConfig.posed_gate must be >= 0 metres (0: off), got {self.posed_gate}")
+        if not self.density_shell >= 0:
+            raise ValueError(f"ModelConfig.density_shell must be >= 0 metres (0: off), got {self.density_shell}")
+        if self.density_shell > 0 and self.canonical_arm_raise != 0.0:
+            raise ValueError("ModelConfig.density_shell is measured from the zero-pose mesh: it needs "
+                             f"canonical_arm_raise = 0, got {self.canonical_arm_raise}")
+        if self.shell_resolution < 8:
+            raise ValueError(f"ModelConfig.shell_resolution must be >= 8, got {self.shell_resolution}")
         size = self.volume_size
         if size < 8 or size & (size - 1):
             raise ValueError(f"ModelConfig.volume_size must be a power of two >= 8, got {size}")

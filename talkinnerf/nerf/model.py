@@ -23,6 +23,7 @@ from talkinnerf.nerf.field_factory import copy_field, radiance_field
 from talkinnerf.nerf.fields import OffsetField, PoseRefiner
 from talkinnerf.nerf.fields_hashgrid import HashGrid
 from talkinnerf.nerf.fields_planes import MultiScalePlanes
+from talkinnerf.nerf.shell import shell_slack_volume
 from talkinnerf.nerf.weights import WeightVolumeDecoder, bone_log_prior, voxel_centres
 
 CANONICAL_JOINT_MARGIN = 0.1  # metres the canonical bbox reaches beyond moved joints (fingertips, limb radius)
@@ -35,7 +36,8 @@ class FrameConditioning:
 
     identity: long scalar; poses_body (22,3) axis-angle [global_orient; 21 body joints]; jaw (3,); expression (10,);
     hands (90,) = [left 15x3; right 15x3]; canonical_joints (55,3) and parents (55,) long from results/smplx/s.npz;
-    canonical_bbox (2,3) min/max of the zero-pose mesh.
+    canonical_bbox (2,3) min/max of the zero-pose mesh; canonical_vertices (V,3) the zero-pose mesh's vertices or
+    None (only model.density_shell needs them; fits written before they were stored lack them).
     """
 
     identity: torch.Tensor
@@ -46,9 +48,11 @@ class FrameConditioning:
     canonical_joints: torch.Tensor
     parents: torch.Tensor
     canonical_bbox: torch.Tensor
+    canonical_vertices: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "FrameConditioning":
-        return FrameConditioning(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return FrameConditioning(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                                    for f in fields(self)})
 
     @classmethod
     def from_smplx(cls, params: Mapping[str, np.ndarray], frame: int, identity: int) -> "FrameConditioning":
@@ -61,13 +65,18 @@ class FrameConditioning:
                    jaw=f32(params["jaw_pose"][frame]), expression=f32(params["expression"][frame]),
                    hands=f32(params["hands"][frame]), canonical_joints=f32(params["canonical_joints"]),
                    parents=torch.as_tensor(np.asarray(params["parents"]), dtype=torch.long),
-                   canonical_bbox=f32(params["canonical_bbox"]))
+                   canonical_bbox=f32(params["canonical_bbox"]),
+                   canonical_vertices=(f32(params["canonical_vertices"]) if "canonical_vertices" in params
+                                       else None))
 
     def prepared(self, device: torch.device, dtype: torch.dtype) -> "FrameConditioning":
         """Validated copy on ``device`` with float fields in ``dtype`` (accepts a python int identity)."""
         self.validate()
         values = {}
         for f in fields(self):
+            if getattr(self, f.name) is None:
+                values[f.name] = None
+                continue
             v = torch.as_tensor(getattr(self, f.name), device=device)
             values[f.name] = v.to(dtype) if v.is_floating_point() else v.long()
         return FrameConditioning(**values)
@@ -79,6 +88,10 @@ class FrameConditioning:
             got = tuple(torch.as_tensor(getattr(self, name)).shape)
             if got != shape:
                 raise ValueError(f"FrameConditioning.{name} has shape {got}, expected {shape}")
+        if self.canonical_vertices is not None:
+            got = tuple(torch.as_tensor(self.canonical_vertices).shape)
+            if len(got) != 2 or got[1] != 3 or got[0] == 0:
+                raise ValueError(f"FrameConditioning.canonical_vertices has shape {got}, expected (V,3)")
 
 
 class TalkinNeRF(nn.Module):
@@ -131,6 +144,7 @@ class TalkinNeRF(nn.Module):
                 if not cfg.no_hand_deformation:
                     self.hand_deform = OffsetField(90, *hand_args)
         self._prior_cache: dict[tuple, torch.Tensor] = {}
+        self._shell_cache: dict[tuple, torch.Tensor] = {}
         self._hands_copied = False        # prepare_step(hands_kick_in) made F_hands F_body's copy (hands_from_body)
         bg_logits = torch.zeros(cfg.num_classes)
         if cfg.num_classes:
@@ -261,6 +275,27 @@ class TalkinNeRF(nn.Module):
                 self._prior_cache.pop(next(iter(self._prior_cache)))
             self._prior_cache[key] = prior
         return prior
+
+    @torch.no_grad()
+    def shell_volume(self, cond: FrameConditioning, bbox: torch.Tensor) -> torch.Tensor | None:
+        """The subject's density-shell slack volume over ``bbox`` (talkinnerf/nerf/shell.py), cached per subject;
+        None when ``cfg.density_shell`` is off."""
+        shell = self.cfg.density_shell
+        if shell <= 0:
+            return None
+        if cond.canonical_vertices is None:
+            raise ValueError("model.density_shell needs the subject's zero-pose mesh (results/smplx/<subject>.npz "
+                             "key canonical_vertices), which this fit lacks: rerun its fit stage (delete the npz)")
+        verts = cond.canonical_vertices
+        key = (verts.detach().cpu().numpy().tobytes(), bbox.detach().cpu().numpy().tobytes(), str(bbox.device),
+               shell, self.cfg.shell_resolution)
+        volume = self._shell_cache.get(key)
+        if volume is None:
+            volume = shell_slack_volume(verts.to(bbox.dtype), bbox.detach(), self.cfg.shell_resolution, shell)
+            if len(self._shell_cache) >= 64:
+                self._shell_cache.pop(next(iter(self._shell_cache)))
+            self._shell_cache[key] = volume
+        return volume
 
     def _window(self, bands: int, step: int, kick_in: int, full: int, device: torch.device) -> torch.Tensor:
         return hann_window(bands, step, kick_in, full).to(device)

@@ -11,7 +11,8 @@ Three pieces, each exact or conservative with respect to the dense model:
   the inverse of x_c = R_k x + t_k, in one depth interval (a slab test in the joint's canonical frame); samples
   outside every interval cannot be active and never reach the K-joint weight lookup or an MLP.
 * :func:`evaluate_points` - the model's per-sample pipeline (D_r, D_nr, F_body, face/hand routing, density) on a
-  flat batch of points; returns the values of the active points (summed skinning weight > MIN_WEIGHT_SUM) only.
+  flat batch of points; returns the values of the active points (summed skinning weight > MIN_WEIGHT_SUM and,
+  with ``model.density_shell``, a canonical point inside the shell: talkinnerf/nerf/shell.py) only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.config import BODY_CLASS
+from talkinnerf.nerf.shell import inside_shell
 from talkinnerf.nerf.weights import gate_pairs, normalise_to_box, padded_bbox, posed_bone_gate, query_joint_weights
 
 MIN_WEIGHT_SUM = 1e-3  # points whose summed skinning weight is below this are empty space: skipped entirely
@@ -78,6 +80,7 @@ class FrameState:
     gate_joints: torch.Tensor | None = None   # (55,3) posed joints of the fit (model.posed_gate > 0), no grad
     skinned: tuple[int, ...] = ()             # the K skinned joints' indices (for the posed gate)
     gate_slack: float = 0.0
+    shell: torch.Tensor | None = None         # (S,S,S) density-shell slack over bbox (model.density_shell > 0)
 
 
 def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device) -> FrameState:
@@ -98,7 +101,7 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
             gate_joints = sk.posed_full_skeleton(cond.poses_body, cond.jaw, cond.hands, cond.canonical_joints,
                                                  cond.parents)
     return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]), gate_joints,
-                      tuple(model.skinned), float(model.cfg.posed_gate))
+                      tuple(model.skinned), float(model.cfg.posed_gate), model.shell_volume(cond, bbox.detach()))
 
 
 def posed_gate(state: FrameState, pts: torch.Tensor, joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor,
@@ -294,6 +297,10 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
             cands, w = cands_all[:, active], w_all[:, active]
         x_c = sk.blend(cands, w)                                                             # (A,3)
         fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
+
+    if state.shell is not None:   # outside the density shell: empty space, skipped like a low skinning weight
+        keep = torch.nonzero(inside_shell(state.shell, x_c.detach(), bbox.detach())).squeeze(1)
+        active, x_c, fg = active.index_select(0, keep), x_c.index_select(0, keep), fg.index_select(0, keep)
 
     # --- D_nr: pose-conditioned offset, from the kick-in step, coarse-to-fine ------------------------------------
     nr_inputs = non_rigid_inputs(model, state)

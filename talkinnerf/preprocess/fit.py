@@ -685,6 +685,7 @@ def result_arrays(model: Any, p: FitParams, K: np.ndarray, t: np.ndarray, size: 
         "canonical_joints": f32(canon.joints[0, :55].numpy()),
         "parents": parents,
         "canonical_bbox": f32(np.stack([cv.min(0), cv.max(0)])),
+        "canonical_vertices": f32(cv),
         "bbox": f32(np.stack([v.min(1), v.max(1)], axis=1)),
         "vertices_count": np.array(int(v.shape[1])),
     }
@@ -713,7 +714,7 @@ def _frame_count_and_size(frames_dir: Path) -> tuple[int, int, dict | None]:
 
 # arrays of the fit that must be finite for training (reprojection errors may be NaN where nothing was seen)
 FINITE_KEYS = ("poses_body", "global_orient", "jaw_pose", "expression", "hands", "betas", "transl", "K", "R", "t",
-               "canonical_joints", "canonical_bbox", "bbox", "stage_losses")
+               "canonical_joints", "canonical_bbox", "canonical_vertices", "bbox", "stage_losses")
 
 
 def check_fit_finite(arrays: dict[str, np.ndarray], frames_dir: str | Path) -> None:

@@ -148,6 +148,7 @@ class SubjectData:
             canonical_joints=p["canonical_joints"].to(device),
             parents=p["parents"].to(device),
             canonical_bbox=p["canonical_bbox"].to(device),
+            canonical_vertices=(p["canonical_vertices"].to(device) if "canonical_vertices" in p else None),
         )
 
 
