@@ -8,7 +8,7 @@ canonical bbox holding ``shell - distance to the subject's zero-pose mesh`` (its
 ``canonical_vertices``); a sample whose canonical point (after D_r, before D_nr) reads <= 0 is empty space and is
 skipped like a sample below the skinning-weight threshold (no field evaluation at all).
 
-Pure functions; the model caches one volume per subject (TalkinNeRF._shell_volume).
+Pure functions; the model caches one volume per subject (TalkinNeRF.shell_volume).
 """
 
 from __future__ import annotations
@@ -18,21 +18,20 @@ import torch.nn.functional as F
 
 from talkinnerf.nerf.weights import normalise_to_box, voxel_centres
 
-DISTANCE_CHUNK = 8192  # voxel centres per cdist call: bounds memory to chunk x V floats
-
 
 @torch.no_grad()
 def nearest_vertex_distance(points: torch.Tensor, vertices: torch.Tensor) -> torch.Tensor:
-    """(N,) Euclidean distance of points (N,3) to the nearest of vertices (V,3), in chunks of DISTANCE_CHUNK."""
+    """(N,) Euclidean distance of points (N,3) to the nearest of vertices (V,3).
+
+    A k-d tree (scipy): a 64^3 volume against a 13.7k-vertex mesh took 2.8 s where a brute-force cdist took 32 s
+    (one subject, the same busy 2-core machine)."""
+    from scipy.spatial import cKDTree
+
     if vertices.dim() != 2 or vertices.shape[1] != 3 or vertices.shape[0] == 0:
         raise ValueError(f"vertices must be (V,3) with V >= 1, got {tuple(vertices.shape)}")
-    out = points.new_empty(points.shape[0])
-    for start in range(0, points.shape[0], DISTANCE_CHUNK):
-        chunk = points[start:start + DISTANCE_CHUNK]
-        # cdist's matmul form loses precision far from the origin: centre both sets first
-        centre = vertices.mean(0)
-        out[start:start + DISTANCE_CHUNK] = torch.cdist(chunk - centre, vertices - centre).min(1).values
-    return out
+    tree = cKDTree(vertices.detach().cpu().double().numpy())
+    dist, _ = tree.query(points.detach().cpu().double().numpy(), k=1)
+    return torch.as_tensor(dist, dtype=points.dtype, device=points.device)
 
 
 @torch.no_grad()
