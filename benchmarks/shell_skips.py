@@ -15,12 +15,12 @@ the matte calls empty (< 0.05) whose rendered opacity exceeds 0.02.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+
+from ssim_parts import fog_empty, write_rows   # benchmarks/ is the script's folder: on sys.path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
         for frame in select_frames(data.test_frames, args.frames):
             K, R, t = data.camera(frame)
             gt, alpha = data.image(frame).numpy(), data.alpha(frame).numpy()
-            empty = alpha < OPACITY_OUTSIDE
             for shell in args.shells:
                 model.cfg = model.cfg.replace(density_shell=shell)
                 counted[0] = 0
@@ -75,16 +74,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"subject": subject, "frame": frame, "trained_shell": trained_shell, "shell": shell,
                              "samples": counted[0], "seconds": seconds, "psnr": psnr(pred, gt), "ssim": ssim(pred, gt),
                              **ssim_split(pred, gt, alpha),
-                             "fog_empty": float((acc[empty] > 0.02).mean()) if empty.any() else float("nan")})
+                             "fog_empty": fog_empty(acc, alpha, OPACITY_OUTSIDE)})
         model.cfg = model.cfg.replace(density_shell=trained_shell)
         print(f"{subject}: {len(select_frames(data.test_frames, args.frames))} frames", flush=True)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    out = write_rows(args.out, rows)
     cols = ("samples", "seconds", "psnr", "ssim", "ssim_person", "ssim_background", "fog_empty")
     print("shell  " + "  ".join(f"{c:>15s}" for c in cols))
     for shell in args.shells:

@@ -27,6 +27,23 @@ import numpy as np
 import torch
 
 
+def fog_empty(acc: np.ndarray, alpha: np.ndarray, empty_below: float) -> float:
+    """Share of the pixels the matte calls empty (alpha < empty_below) whose rendered opacity exceeds 0.02."""
+    empty = alpha < empty_below
+    return float((acc[empty] > 0.02).mean()) if empty.any() else float("nan")
+
+
+def write_rows(path: str | Path, rows: list[dict]) -> Path:
+    """One CSV row per dict (floats to 5 decimals), the folder made; returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="a trained model.pt")
@@ -62,20 +79,14 @@ def main(argv: list[str] | None = None) -> int:
                                         data.posed_box(frame), data.size, step, 4096, model_cfg.background, device,
                                         render_image, RenderOptions(), with_acc=True)
             gt, alpha = data.image(frame).numpy(), data.alpha(frame).numpy()
-            empty = alpha < OPACITY_OUTSIDE
             for floor in floors:
                 shown = np.where((acc < floor)[..., None], background, pred) if floor > 0 else pred
                 rows.append({"subject": subject, "frame": frame, "floor": floor, "psnr": psnr(shown, gt),
                              "ssim": ssim(shown, gt), **ssim_split(shown, gt, alpha),
-                             "fog_empty": float((acc[empty] > 0.02).mean()) if empty.any() else float("nan")})
+                             "fog_empty": fog_empty(acc, alpha, OPACITY_OUTSIDE)})
         print(f"{subject}: {len(select_frames(data.test_frames, args.frames))} frames", flush=True)
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    out = write_rows(args.out, rows)
     cols = ("psnr", "ssim", "ssim_person", "ssim_background", "person_share", "fog_empty")
     print("floor  " + "  ".join(f"{c:>15s}" for c in cols))
     for floor in floors:
