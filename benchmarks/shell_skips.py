@@ -1,7 +1,7 @@
 """What the canonical density shell (model.density_shell) skips: samples that reach a field, render seconds and the
 held-out figures of a saved model's frames, with the shell at several widths (0: off) applied at render time.
 
-python benchmarks/shell_skips.py --model DIR/planes:shell5/model.pt --data results [--subjects ava ben]
+python benchmarks/shell_skips.py --model results/models/talkinnerf/model.pt --data results [--subjects ava ben]
     [--shells 0 0.05 0.1] [--frames 3] [--threads 2] [--out benchmarks/results/shell_skips.csv]
 
 A model trained without the shell and rendered with one shows how much of what it draws lies outside the shell

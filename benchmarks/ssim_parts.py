@@ -58,9 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from talkinnerf.evaluate.metrics import psnr, ssim, ssim_split
     from talkinnerf.evaluate.render_eval import EvalConfig, load_avatar, render_view, select_frames, smooth_subject
-    from talkinnerf.train.trainer import OPACITY_OUTSIDE
     from talkinnerf.nerf.render import RenderOptions, render_image
-    from talkinnerf.train.trainer import load_model, resolve_device
+    from talkinnerf.train.trainer import OPACITY_OUTSIDE, load_model, resolve_device
 
     subjects = args.subjects or load_model(args.model, resolve_device("cpu"))[2]
     floors = [0.0, *sorted(set(args.floors) - {0.0})]

@@ -30,6 +30,20 @@ CANONICAL_JOINT_MARGIN = 0.1  # metres the canonical bbox reaches beyond moved j
 MIN_WEIGHT_SUM = packed.MIN_WEIGHT_SUM  # summed skinning weight below this: empty space, skipped entirely
 
 
+CACHE_ENTRIES = 64   # per-subject caches (bone prior, density shell): a handful of subjects, bounded anyway
+
+
+def _cached(cache: dict, key: tuple, build):
+    """cache[key], built by ``build()`` on a miss; the oldest entry leaves once the cache holds CACHE_ENTRIES."""
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        if len(cache) >= CACHE_ENTRIES:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
+    return value
+
+
 @dataclass
 class FrameConditioning:
     """Everything the model needs about one frame of one subject.
@@ -267,14 +281,8 @@ class TalkinNeRF(nn.Module):
         key = (joints.detach().cpu().numpy().tobytes(), bbox.detach().cpu().numpy().tobytes(),
                tuple(cond.parents.tolist()),
                str(bbox.device))
-        prior = self._prior_cache.get(key)
-        if prior is None:
-            prior = bone_log_prior(voxel_centres(bbox, self.cfg.volume_size), joints, cond.parents,
-                                   self.skinned, self.cfg.prior_sigma)
-            if len(self._prior_cache) >= 64:
-                self._prior_cache.pop(next(iter(self._prior_cache)))
-            self._prior_cache[key] = prior
-        return prior
+        return _cached(self._prior_cache, key, lambda: bone_log_prior(
+            voxel_centres(bbox, self.cfg.volume_size), joints, cond.parents, self.skinned, self.cfg.prior_sigma))
 
     @torch.no_grad()
     def shell_volume(self, cond: FrameConditioning, bbox: torch.Tensor) -> torch.Tensor | None:
@@ -289,13 +297,8 @@ class TalkinNeRF(nn.Module):
         verts = cond.canonical_vertices
         key = (verts.detach().cpu().numpy().tobytes(), bbox.detach().cpu().numpy().tobytes(), str(bbox.device),
                shell, self.cfg.shell_resolution)
-        volume = self._shell_cache.get(key)
-        if volume is None:
-            volume = shell_slack_volume(verts.to(bbox.dtype), bbox.detach(), self.cfg.shell_resolution, shell)
-            if len(self._shell_cache) >= 64:
-                self._shell_cache.pop(next(iter(self._shell_cache)))
-            self._shell_cache[key] = volume
-        return volume
+        return _cached(self._shell_cache, key, lambda: shell_slack_volume(
+            verts.to(bbox.dtype), bbox.detach(), self.cfg.shell_resolution, shell))
 
     def _window(self, bands: int, step: int, kick_in: int, full: int, device: torch.device) -> torch.Tensor:
         return hann_window(bands, step, kick_in, full).to(device)
