@@ -16,7 +16,7 @@ from torch import nn
 
 from talkinnerf.nerf import packed
 from talkinnerf.nerf import skeleton as sk
-from talkinnerf.nerf.composite import composite_with_hands, sample_intervals, stratified_samples
+from talkinnerf.nerf.composite import alpha_weights, composite_with_hands, sample_intervals, stratified_samples
 from talkinnerf.nerf.config import ModelConfig
 from talkinnerf.nerf.encoding import hann_window
 from talkinnerf.nerf.field_factory import copy_field, radiance_field
@@ -160,6 +160,7 @@ class TalkinNeRF(nn.Module):
         self._prior_cache: dict[tuple, torch.Tensor] = {}
         self._shell_cache: dict[tuple, torch.Tensor] = {}
         self._hands_copied = False        # prepare_step(hands_kick_in) made F_hands F_body's copy (hands_from_body)
+        self.render_parts = False         # forward also returns part_mass (the trainer sets it for train.loss_part)
         bg_logits = torch.zeros(cfg.num_classes)
         if cfg.num_classes:
             bg_logits[0] = cfg.background_logit
@@ -311,7 +312,9 @@ class TalkinNeRF(nn.Module):
         rgb_body (R,3) (body-only pass), hand_rays (R,) bool, classes (R,S) long (-1 = empty space),
         weights (R,S) (compositing weights of the returned pass), t (R,S), x_canonical (R,S,3) (before D_hands),
         sample_rgb (R,S,3) / sample_sigma (R,S): per-sample colour/density after routing (face replaces body; hand
-        samples show the hand field's values).
+        samples show the hand field's values). With ``self.render_parts``: part_mass (R,5), the body pass's
+        compositing weights times each sample's skinning-weight share per body part (packed.part_mass) summed
+        along the ray: how much of the ray's opacity comes from which part's joints.
         """
         cfg = self.cfg
         if rays_o.shape != rays_d.shape or rays_o.dim() != 2 or rays_o.shape[1] != 3:
@@ -356,6 +359,8 @@ class TalkinNeRF(nn.Module):
         out["classes"] = full(res["classes"], -1)
         out["t"] = t
         out["x_canonical"] = full(res["x_canonical"])
+        if "part_mass" in res:      # the body pass's weights: F_body's density draws every pixel there
+            out["part_mass"] = (alpha_weights(sig_s, deltas)[0][..., None] * full(res["part_mass"])).sum(1)
         return out
 
     def _density(self, raw: torch.Tensor, noise: float) -> torch.Tensor:

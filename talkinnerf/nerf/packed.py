@@ -12,7 +12,9 @@ Three pieces, each exact or conservative with respect to the dense model:
   outside every interval cannot be active and never reach the K-joint weight lookup or an MLP.
 * :func:`evaluate_points` - the model's per-sample pipeline (D_r, D_nr, F_body, face/hand routing, density) on a
   flat batch of points; returns the values of the active points (summed skinning weight > MIN_WEIGHT_SUM and,
-  with ``model.density_shell``, a canonical point inside the shell: talkinnerf/nerf/shell.py) only.
+  with ``model.density_shell``, a canonical point inside the shell: talkinnerf/nerf/shell.py) only; with
+  ``model.render_parts`` also each active point's skinning weight per body part (:func:`part_mass`, for the
+  trainer's ``train.loss_part``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from talkinnerf.body.parts import JOINT_PARTS, PART_NAMES
 from talkinnerf.nerf import skeleton as sk
 from talkinnerf.nerf.config import BODY_CLASS
 from talkinnerf.nerf.shell import inside_shell
@@ -81,6 +84,7 @@ class FrameState:
     skinned: tuple[int, ...] = ()             # the K skinned joints' indices (for the posed gate)
     gate_slack: float = 0.0
     shell: torch.Tensor | None = None         # (S,S,S) density-shell slack over bbox (model.density_shell > 0)
+    joint_parts: torch.Tensor | None = None   # (K,) long part label of each skinned joint (model.render_parts)
 
 
 def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device) -> FrameState:
@@ -100,8 +104,21 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
         with torch.no_grad():   # the fit's own posed skeleton, fingers included (the pose refiner's is not needed)
             gate_joints = sk.posed_full_skeleton(cond.poses_body, cond.jaw, cond.hands, cond.canonical_joints,
                                                  cond.parents)
+    joint_parts = (torch.as_tensor(JOINT_PARTS[model.skinned], dtype=torch.long, device=device)
+                   if getattr(model, "render_parts", False) else None)
     return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]), gate_joints,
-                      tuple(model.skinned), float(model.cfg.posed_gate), model.shell_volume(cond, bbox.detach()))
+                      tuple(model.skinned), float(model.cfg.posed_gate), model.shell_volume(cond, bbox.detach()),
+                      joint_parts)
+
+
+def part_mass(joint_parts: torch.Tensor, joint: torch.Tensor, row: torch.Tensor, w: torch.Tensor, rows: int
+              ) -> torch.Tensor:
+    """(rows, len(PART_NAMES)) share of each point's skinning weight held by each body part's joints (rows sum to 1
+    where the point has weight; part 0, the background, stays 0). ``joint`` (M,) long indexes the skinned joints,
+    ``row`` (M,) long the points, ``w`` (M,) the (joint, point) pairs' weights; differentiable in ``w``."""
+    mass = w.new_zeros(rows, len(PART_NAMES)).index_put((row, joint_parts.index_select(0, joint)), w,
+                                                        accumulate=True)
+    return mass / mass.sum(1, keepdim=True).clamp_min(1e-8)
 
 
 def posed_gate(state: FrameState, pts: torch.Tensor, joint: torch.Tensor, point: torch.Tensor, cand: torch.Tensor,
@@ -227,7 +244,8 @@ def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
     back-transformed position (joint_membership); the others weigh <= PAIR_WEIGHT and are left out.
 
     Returns active (A,) indices into pts (summed weight > MIN_WEIGHT_SUM), x_c (A,3) the normalised blend of the
-    active points' candidates, w_sum (A,) their summed weight (with autograd when it is enabled)."""
+    active points' candidates, w_sum (A,) their summed weight (with autograd when it is enabled) and, where
+    ``state.joint_parts`` is set, their part_mass (A,5) (else None)."""
     rot, tr = state.skel["inv_rot"], state.skel["inv_t"]
     n = pts.shape[0]
     with torch.no_grad():
@@ -258,7 +276,8 @@ def skin_pairs(state: FrameState, pts: torch.Tensor, member: torch.Tensor
         cand, w = cand.index_select(0, keep), w.index_select(0, keep)
     w_sum = w.new_zeros(a).index_add(0, ai, w)
     x_c = cand.new_zeros(a, 3).index_add(0, ai, w[:, None] * cand) / w_sum.clamp_min(1e-4)[:, None]   # sk.blend
-    return active, x_c, w_sum
+    parts = part_mass(state.joint_parts, pk, ai, w, a) if state.joint_parts is not None else None
+    return active, x_c, w_sum, parts
 
 
 def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, autocast: str = "off",
@@ -267,12 +286,12 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
 
     Returns ``active`` (A,) indices into ``pts`` of the points with summed skinning weight > MIN_WEIGHT_SUM and,
     for those: rgb (A,3), sigma (A,) (body/face field), hand_rgb (A,3), hand_sigma (A,), is_hand (A,) bool,
-    logits (A,C), classes (A,) long, x_canonical (A,3).
+    logits (A,C), classes (A,) long, x_canonical (A,3); with ``state.joint_parts`` also part_mass (A,5).
     """
     cfg, step, cond, skel, bbox = model.cfg, state.step, state.cond, state.skel, state.bbox
     dev = pts.device
     if member is not None:
-        active, x_c, w_sum = skin_pairs(state, pts, member)
+        active, x_c, w_sum, parts = skin_pairs(state, pts, member)
         fg = w_sum.clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
     else:
         # First find the active samples without autograd (most samples are empty space), then redo the lookup with
@@ -297,10 +316,16 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
             cands, w = cands_all[:, active], w_all[:, active]
         x_c = sk.blend(cands, w)                                                             # (A,3)
         fg = w.sum(0).clamp(max=1.0)  # HumanNeRF's foreground likelihood scales density
+        parts = None
+        if state.joint_parts is not None:
+            k, a = w.shape
+            parts = part_mass(state.joint_parts, torch.arange(k, device=dev).repeat_interleave(a),
+                              torch.arange(a, device=dev).repeat(k), w.reshape(-1), a)
 
     if state.shell is not None:   # outside the density shell: empty space, skipped like a low skinning weight
         keep = torch.nonzero(inside_shell(state.shell, x_c.detach(), bbox.detach())).squeeze(1)
         active, x_c, fg = active.index_select(0, keep), x_c.index_select(0, keep), fg.index_select(0, keep)
+        parts = parts.index_select(0, keep) if parts is not None else None
 
     # --- D_nr: pose-conditioned offset, from the kick-in step, coarse-to-fine ------------------------------------
     nr_inputs = non_rigid_inputs(model, state)
@@ -326,6 +351,9 @@ def evaluate_points(model, state: FrameState, pts: torch.Tensor, noise: float, a
                 is_hand = classes == cfg.hands_class
             hand_rgb, hand_raw = model._route_hands(x_c, is_hand, hand_rgb, hand_raw, cond, ident, step)
     rgb, raw, logits, hand_rgb, hand_raw = (v.float() for v in (rgb, raw, logits, hand_rgb, hand_raw))
-    return {"active": active, "rgb": rgb, "sigma": model._density(raw, noise) * fg, "hand_rgb": hand_rgb,
-            "hand_sigma": model._density(hand_raw, noise) * fg, "is_hand": is_hand, "logits": logits,
-            "classes": classes, "x_canonical": x_c}
+    out = {"active": active, "rgb": rgb, "sigma": model._density(raw, noise) * fg, "hand_rgb": hand_rgb,
+           "hand_sigma": model._density(hand_raw, noise) * fg, "is_hand": is_hand, "logits": logits,
+           "classes": classes, "x_canonical": x_c}
+    if parts is not None:
+        out["part_mass"] = parts
+    return out

@@ -31,7 +31,8 @@ from talkinnerf.train.alignment import FrameAlignment
 from talkinnerf.train.alignment import param_group as alignment_param_group
 from talkinnerf.train.checkpoint import LATEST, FiniteGuard, load_checkpoint, restore, save_checkpoint
 from talkinnerf.train.data import SubjectData, data_digest, load_subject
-from talkinnerf.train.losses import LPIPS_MIN_SIDE, LossWeights, TalkinLoss, make_lpips, psnr_from_mse
+from talkinnerf.train.losses import (LPIPS_MIN_SIDE, LossWeights, TalkinLoss, make_lpips, misplaced_part_mass,
+                                     psnr_from_mse)
 from talkinnerf.train.sampling import part_shares, patch_pixels, sample_patches
 
 MODEL_FORMAT = "talkinnerf-model-v1"
@@ -62,6 +63,10 @@ class TrainConfig:
                                        # (not in the paper: 0; docs/training.md)
     loss_opacity_where: str = "all"    # "all" pixels, or only "outside" the person (matte < OPACITY_OUTSIDE): the
                                        # fog around the body alone (measured: it empties the body too; docs/training.md)
+    loss_part: float = 0.0             # weight of the share of a person pixel's opacity drawn by samples whose skinning
+                                       # weights belong to another body part than the pixel's label (the density
+                                       # that draws a hand must skin with the hand: not in the paper: 0;
+                                       # losses.misplaced_part_mass, docs/training.md)
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     frame_alignment: bool = False      # learn per-frame offsets of the fit (talkinnerf/train/alignment.py; EVA's
@@ -111,6 +116,8 @@ class TrainConfig:
             raise ValueError(f"train.autocast must be off or bf16, got {self.autocast!r}")
         if self.loss_opacity < 0:
             raise ValueError(f"train.loss_opacity must be >= 0, got {self.loss_opacity}")
+        if self.loss_part < 0:
+            raise ValueError(f"train.loss_part must be >= 0, got {self.loss_part}")
         if self.loss_opacity_where not in OPACITY_WHERE:
             raise ValueError(f"train.loss_opacity_where must be one of {OPACITY_WHERE}, got "
                              f"{self.loss_opacity_where!r}")
@@ -256,15 +263,16 @@ def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: t
     """Run the model on the rays that hit the posed box; misses get the background colour. With ``alignment`` the
     frame's fitted pose and root are corrected by its learned offsets first.
 
-    Returns rgb (N,3) for all rays, seg_logits (H,C) and hit indices (H,) for the hit rays, and acc (N,) for all
-    rays (0 for misses; None where the model returns no "acc").
+    Returns rgb (N,3) for all rays, seg_logits (H,C) and hit indices (H,) for the hit rays, acc (N,) for all
+    rays (0 for misses; None where the model returns no "acc"), and the hit rays' part_mass (H,5) where the model
+    returns it (model.render_parts), else None.
     """
     hit_idx = torch.nonzero(batch["hit"]).reshape(-1).to(device)
     n = len(batch["hit"])
     rgb = background.to(device).expand(n, 3)
     acc = torch.zeros(n, device=device)
     if len(hit_idx) == 0:
-        return rgb, torch.zeros(0, 1, device=device), hit_idx, acc
+        return rgb, torch.zeros(0, 1, device=device), hit_idx, acc, None
     cond = batch["subject"].conditioning(batch["frame"], device)
     hit_cpu = hit_idx.cpu()
     origins = batch["origins"][hit_cpu].to(device)
@@ -275,7 +283,7 @@ def render_batch(net: nn.Module, batch: dict[str, Any], step: int, background: t
               batch["near"][hit_cpu].to(device), batch["far"][hit_cpu].to(device), cond, step)
     rgb = rgb.index_put((hit_idx,), out["rgb"])   # out-of-place, keeps the graph
     acc = acc.index_put((hit_idx,), out["acc"]) if "acc" in out else None
-    return rgb, out["seg_logits"], hit_idx, acc
+    return rgb, out["seg_logits"], hit_idx, acc, out.get("part_mass")
 
 
 def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, Any]], model_step: int,
@@ -306,6 +314,13 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
         gap = opacity_gap(torch.cat([r[3] for r in rendered]), torch.cat([b["alpha"] for b in batches]).to(device),
                           cfg.loss_opacity_where)
         losses = {**losses, "opacity": gap, "total": losses["total"] + cfg.loss_opacity * gap}
+    if uses_part_loss(cfg):
+        with_parts = [(r[4], b["labels"].to(device)[r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
+        if any(m is None for m, _ in with_parts):
+            raise ValueError("train.loss_part needs the model's part_mass (TalkinNeRF with render_parts)")
+        if with_parts:
+            gap = misplaced_part_mass(torch.cat([m for m, _ in with_parts]), torch.cat([lab for _, lab in with_parts]))
+            losses = {**losses, "part": gap, "total": losses["total"] + cfg.loss_part * gap}
     regularisation = getattr(model, "regularisation", None)     # stand-in models have none
     prior = regularisation() if regularisation is not None else None
     if prior is not None:
@@ -314,6 +329,12 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
         pull = alignment.prior(cfg.alignment_rotation_weight, cfg.alignment_translation_weight)
         losses = {**losses, "alignment_prior": pull, "total": losses["total"] + pull}
     return losses, rgb, gt
+
+
+def uses_part_loss(cfg: TrainConfig) -> bool:
+    """Whether a run adds train.loss_part (the HumanNeRF baseline keeps its published loss): its model must then
+    render part_mass (``model.render_parts = True``)."""
+    return cfg.loss_part > 0 and not cfg.model.faithful_humannerf
 
 
 def opacity_gap(acc: torch.Tensor, alpha: torch.Tensor, where: str) -> torch.Tensor:
@@ -489,6 +510,7 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     end = cfg.iterations if stop_at is None else min(cfg.iterations, stop_at)
     model.train()
     model.mlp_autocast = autocast          # read by TalkinNeRF.forward (stand-in models ignore it)
+    model.render_parts = uses_part_loss(cfg)
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
