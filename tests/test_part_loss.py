@@ -34,10 +34,15 @@ def test_misplaced_part_mass_charges_other_parts_on_labelled_rays_only():
                          [0, 0.9, 0, 0.0, 0],      # a hand ray drawn by the chest: 0.9 misplaced
                          [0, 0.5, 0, 0.0, 0.5]])   # background: not charged (fog is not this term's business)
     labels = torch.tensor([HANDS, HANDS, 0])
-    assert float(misplaced_part_mass(mass, labels)) == pytest.approx(0.5)
+    assert float(misplaced_part_mass(mass, labels)) == pytest.approx((0.1 + 0.9) / (0.9 + 0.9))
     assert float(misplaced_part_mass(mass[2:], labels[2:])) == 0.0
     # a see-through ray of the right part pays nothing: opacity is the other losses' business
     assert float(misplaced_part_mass(torch.tensor([[0, 0, 0.3, 0, 0]]), torch.tensor([ARMS]))) == 0.0
+    # a share: a body drawn fainter by the same parts pays the same (emptying the body does not lower it)
+    assert float(misplaced_part_mass(0.2 * mass, labels)) == pytest.approx(float(misplaced_part_mass(mass, labels)))
+    faint = mass.clone().requires_grad_(True)
+    misplaced_part_mass(faint, labels).backward()
+    assert float((faint.grad[:2] * mass[:2]).sum()) == pytest.approx(0.0, abs=1e-6)   # no gradient along scaling
 
 
 def _render(model, rays, cond, cull=True):

@@ -143,20 +143,23 @@ class TalkinLoss(nn.Module):
 
 def misplaced_part_mass(part_mass: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """train.loss_part's term: over the rays whose pixel is labelled a person part (labels (R,) 1..4; background
-    rays are left out), the mean share of the ray's opacity that comes from other parts' joints. part_mass (R,5):
-    the rendered opacity split by the parts whose joints skin each sample (TalkinNeRF's ``part_mass``). 0 without
-    a labelled ray.
+    rays are left out), the share of their rendered opacity that comes from other parts' joints (summed over the
+    rays, divided by their summed opacity). part_mass (R,5): the rendered opacity split by the parts whose joints
+    skin each sample (TalkinNeRF's ``part_mass``). 0 without a labelled ray.
 
     Why: a monocular ray through a hand in front of the chest can be explained by density that skins with the
     chest (the hand's colour stored on the canonical chest, which other frames then show; docs/real-videos.md).
     The labels come from the fitted mesh, as the skinning does, so the term asks the density that draws a pixel
-    to skin with the part of the fitted body seen there; it trains the density and the learned skinning weights."""
+    to skin with the part of the fitted body seen there; it trains the density and the learned skinning weights.
+    A share, not the misplaced opacity itself: charged per ray, the cheapest way down was a see-through body
+    (measured: opacity over the person 0.73 -> 0.64 / 0.40 at weights 0.1 / 0.3, 1300 iterations)."""
     person = torch.nonzero(labels > 0).squeeze(1)
     if person.numel() == 0:
         return part_mass.sum() * 0.0
     mass = part_mass.index_select(0, person)
     own = mass.gather(1, labels.index_select(0, person).long()[:, None]).squeeze(1)
-    return (mass.sum(1) - own).mean()
+    opacity = mass.sum(1)
+    return (opacity - own).sum() / opacity.sum().clamp_min(1e-6)
 
 
 def psnr_from_mse(mse: float) -> float:
