@@ -14,15 +14,10 @@ label, the share of its pixels' opacity drawn by each part, and the mean share d
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ssim_parts import write_rows  # noqa: E402
+from ssim_parts import saved_avatars, saved_model_parser, write_rows   # benchmarks/ is the script's folder: on sys.path
 
 CHUNK = 2048
 
@@ -46,27 +41,16 @@ def frame_part_mass(model, data, frame: int, device, step: int) -> tuple[torch.T
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, help="a trained model.pt")
-    ap.add_argument("--data", required=True, help="the results root it trained on (frames, smplx, splits, parts)")
-    ap.add_argument("--subjects", nargs="+", help="default: every identity of the model")
-    ap.add_argument("--frames", type=int, default=3, help="frames per subject (evenly spaced)")
+    ap = saved_model_parser(__doc__, "benchmarks/results/part_mass.csv")
     ap.add_argument("--split", choices=("test", "train"), default="test")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default="benchmarks/results/part_mass.csv")
     args = ap.parse_args(argv)
 
     from talkinnerf.body.parts import PART_NAMES
-    from talkinnerf.evaluate.render_eval import EvalConfig, load_avatar, select_frames
+    from talkinnerf.evaluate.render_eval import select_frames
     from talkinnerf.train.losses import misplaced_part_mass
-    from talkinnerf.train.trainer import load_model, resolve_device
 
-    subjects = args.subjects or load_model(args.model, resolve_device("cpu"))[2]
     rows = []
-    for subject in subjects:
-        model, _, step, data, device = load_avatar(args.model, subject, args.data, "cpu", args.threads,
-                                                   EvalConfig().box_padding)
-        model.eval()
+    for subject, model, _, step, data, device in saved_avatars(args):
         model.render_parts = True
         frames = data.test_frames if args.split == "test" else data.train_frames
         for frame in select_frames(frames, args.frames):

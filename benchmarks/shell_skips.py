@@ -20,27 +20,21 @@ import time
 import numpy as np
 import torch
 
-from ssim_parts import fog_empty, write_rows   # benchmarks/ is the script's folder: on sys.path
+from ssim_parts import fog_empty, saved_avatars, saved_model_parser, write_rows   # benchmarks/: on sys.path
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, help="a trained model.pt")
-    ap.add_argument("--data", required=True, help="the results root it trained on (frames, smplx, splits, parts)")
-    ap.add_argument("--subjects", nargs="+", help="default: every identity of the model")
+    ap = saved_model_parser(__doc__, "benchmarks/results/shell_skips.csv")
     ap.add_argument("--shells", type=float, nargs="+", default=[0.0, 0.05, 0.1], help="metres; 0: off")
-    ap.add_argument("--frames", type=int, default=3, help="held-out frames per subject (evenly spaced)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default="benchmarks/results/shell_skips.csv")
     args = ap.parse_args(argv)
     if any(s < 0 for s in args.shells):
         ap.error("--shells must be >= 0")
 
     from talkinnerf.evaluate.metrics import psnr, ssim, ssim_split
-    from talkinnerf.evaluate.render_eval import EvalConfig, load_avatar, render_view, select_frames
+    from talkinnerf.evaluate.render_eval import render_view, select_frames
     from talkinnerf.nerf import packed
     from talkinnerf.nerf.render import RenderOptions, render_image
-    from talkinnerf.train.trainer import OPACITY_OUTSIDE, load_model, resolve_device
+    from talkinnerf.train.trainer import OPACITY_OUTSIDE
 
     counted = [0]
     evaluate = packed.evaluate_points
@@ -51,12 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return res
 
     packed.evaluate_points = counting        # this process only: count what reaches the fields
-    subjects = args.subjects or load_model(args.model, resolve_device("cpu"))[2]
     rows = []
-    for subject in subjects:
-        model, model_cfg, step, data, device = load_avatar(args.model, subject, args.data, "cpu", args.threads,
-                                                           EvalConfig().box_padding)
-        model.eval()
+    for subject, model, model_cfg, step, data, device in saved_avatars(args):
         trained_shell = model.cfg.density_shell
         for frame in select_frames(data.test_frames, args.frames):
             K, R, t = data.camera(frame)

@@ -44,30 +44,47 @@ def write_rows(path: str | Path, rows: list[dict]) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def saved_model_parser(doc: str, out: str) -> argparse.ArgumentParser:
+    """The arguments the saved-model benchmarks share (this one, shell_skips.py, part_mass.py): --model, --data,
+    --subjects, --frames, --threads and --out (default ``out``); each adds its own."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--model", required=True, help="a trained model.pt")
     ap.add_argument("--data", required=True, help="the results root it trained on (frames, smplx, splits, parts)")
     ap.add_argument("--subjects", nargs="+", help="default: every identity of the model")
-    ap.add_argument("--frames", type=int, default=3, help="held-out frames per subject (evenly spaced)")
+    ap.add_argument("--frames", type=int, default=3, help="frames per subject (evenly spaced)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=out)
+    return ap
+
+
+def saved_avatars(args: argparse.Namespace):
+    """For each of ``args.subjects`` (default: the model's identities): (subject, model in eval mode, model config,
+    trained step, the subject's data, device), loaded as `evaluate render` loads them."""
+    from talkinnerf.evaluate.render_eval import EvalConfig, load_avatar
+    from talkinnerf.train.trainer import load_model, resolve_device
+
+    for subject in args.subjects or load_model(args.model, resolve_device("cpu"))[2]:
+        model, model_cfg, step, data, device = load_avatar(args.model, subject, args.data, "cpu", args.threads,
+                                                           EvalConfig().box_padding)
+        yield subject, model.eval(), model_cfg, step, data, device
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = saved_model_parser(__doc__, "benchmarks/results/ssim_parts.csv")
     ap.add_argument("--floors", type=float, nargs="*", default=[0.02, 0.05, 0.1, 0.2, 0.5])
     ap.add_argument("--smoothing", action="store_true", help="smooth the test poses as evaluate render does")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default="benchmarks/results/ssim_parts.csv")
     args = ap.parse_args(argv)
 
     from talkinnerf.evaluate.metrics import psnr, ssim, ssim_split
-    from talkinnerf.evaluate.render_eval import EvalConfig, load_avatar, render_view, select_frames, smooth_subject
+    from talkinnerf.evaluate.render_eval import EvalConfig, render_view, select_frames, smooth_subject
     from talkinnerf.nerf.render import RenderOptions, render_image
-    from talkinnerf.train.trainer import OPACITY_OUTSIDE, load_model, resolve_device
+    from talkinnerf.train.trainer import OPACITY_OUTSIDE
 
-    subjects = args.subjects or load_model(args.model, resolve_device("cpu"))[2]
     floors = [0.0, *sorted(set(args.floors) - {0.0})]
     rows = []
-    for subject in subjects:
-        model, model_cfg, step, data, device = load_avatar(args.model, subject, args.data, "cpu", args.threads,
-                                                           EvalConfig().box_padding)
-        model.eval()
+    subjects = []
+    for subject, model, model_cfg, step, data, device in saved_avatars(args):
+        subjects.append(subject)
         if args.smoothing:
             smooth_subject(data, EvalConfig().smoothing_window, EvalConfig().smoothing_sigma)
         background = np.asarray(model_cfg.background, dtype=np.float32)
