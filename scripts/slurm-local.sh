@@ -382,8 +382,10 @@ cmd_check() {  # can a job submitted now start, and can its state be followed? (
   fi
   local t=0
   while problem=$(node_problem); do
-    # "idle*": slurmctld has not heard from slurmd yet (for a few seconds after a resume or a start)
-    if [[ "$(node_state)" == *"*" ]] && [ $t -lt 15 ]; then sleep 1; t=$((t + 1)); continue; fi
+    # "idle*": slurmctld has not heard from slurmd yet. After a start that is seconds; a node marked not responding
+    # on a busy machine is cleared only by slurmctld's next ping (every SlurmdTimeout/3 = 40 s): 15 s of waiting
+    # failed a test run here (the test suite saturating both cores), so wait as long as start does
+    if [[ "$(node_state)" == *"*" ]] && [ $t -lt "$WAIT_S" ]; then sleep 1; t=$((t + 1)); continue; fi
     say "$problem: no job can start until it is resumed (scontrol update nodename=$NODE state=resume)"
     ok=1
     break
