@@ -315,11 +315,11 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
                           cfg.loss_opacity_where)
         losses = {**losses, "opacity": gap, "total": losses["total"] + cfg.loss_opacity * gap}
     if uses_part_loss(cfg):
-        with_parts = [(r[4], b["labels"].to(device)[r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
-        if any(m is None for m, _ in with_parts):
+        part_mass = [r[4] for r in rendered if len(r[2])]      # the hit rays, in the order of ``labels``
+        if any(m is None for m in part_mass):
             raise ValueError("train.loss_part needs the model's part_mass (TalkinNeRF with render_parts)")
-        if with_parts:
-            gap = misplaced_part_mass(torch.cat([m for m, _ in with_parts]), torch.cat([lab for _, lab in with_parts]))
+        if part_mass:
+            gap = misplaced_part_mass(torch.cat(part_mass), labels)
             losses = {**losses, "part": gap, "total": losses["total"] + cfg.loss_part * gap}
     regularisation = getattr(model, "regularisation", None)     # stand-in models have none
     prior = regularisation() if regularisation is not None else None
