@@ -45,20 +45,6 @@ def test_misplaced_part_mass_charges_other_parts_on_labelled_rays_only():
     assert float((faint.grad[:2] * mass[:2]).sum()) == pytest.approx(0.0, abs=1e-6)   # no gradient along scaling
 
 
-def test_free_neighbours_spares_the_seams_but_not_a_hand_drawn_by_the_chest():
-    mass = torch.tensor([[0, 0.0, 0.3, 0.6, 0],      # a hand at the wrist: forearm joints draw 0.3 (a seam)
-                         [0, 0.9, 0.0, 0.0, 0],      # a hand drawn by the chest (no seam): charged either way
-                         [0, 0.2, 0.0, 0.0, 0.7],    # a head pixel at the neck: body joints draw 0.2 (a seam)
-                         [0, 0.0, 0.4, 0.0, 0.5]])   # a head drawn by an arm: charged either way
-    labels = torch.tensor([HANDS, HANDS, HEAD, HEAD])
-    total = float(mass.sum())
-    assert float(misplaced_part_mass(mass, labels)) == pytest.approx((0.3 + 0.9 + 0.2 + 0.4) / total)
-    assert float(misplaced_part_mass(mass, labels, free_neighbours=True)) == pytest.approx((0.9 + 0.4) / total)
-    # the seams are symmetric: an arm pixel drawn by hand or body joints pays nothing, by head joints it pays
-    arm = torch.tensor([[0, 0.2, 0.5, 0.2, 0.1]])
-    assert float(misplaced_part_mass(arm, torch.tensor([ARMS]), free_neighbours=True)) == pytest.approx(0.1)
-
-
 def _render(model, rays, cond, cull=True):
     model.joint_box_culling = cull
     torch.manual_seed(1)
@@ -114,8 +100,6 @@ def test_the_loss_reaches_the_skinning_weights_and_the_fields():
 def test_config_and_baseline():
     with pytest.raises(ValueError, match="loss_part"):
         TrainConfig(loss_part=-0.1)
-    with pytest.raises(ValueError, match="loss_part_neighbours"):
-        TrainConfig(loss_part=0.1, loss_part_neighbours="some")
     assert not uses_part_loss(TrainConfig())
     assert uses_part_loss(TrainConfig(loss_part=0.1))
     # HumanNeRF keeps its published loss
@@ -161,11 +145,6 @@ def test_iteration_losses_add_the_weighted_term(tmp_path):
     assert 0.0 < expected < 1.0                                   # the patches hold body and other parts
     assert float(losses["part"]) == pytest.approx(expected, abs=1e-6)
     assert float(losses["total"].detach()) == pytest.approx(float(losses["mse"]) + 0.5 * expected, abs=1e-6)
-    # free neighbours: the body's seam neighbours (arms, head) may draw on it; only the hand pixels are charged
-    free = TrainConfig(patches=4, patch_size=8, inside_share=0.5, loss_part=0.5, loss_part_neighbours="free")
-    spared = iteration_losses(net, net, [batch], 0, free, loss, black, cpu, False)[0]
-    hands = float((labels[person] == HANDS).float().mean())
-    assert 0.0 < hands < expected and float(spared["part"]) == pytest.approx(hands, abs=1e-6)
     off = TrainConfig(patches=4, patch_size=8, inside_share=0.5)
     assert "part" not in iteration_losses(net, net, [batch], 0, off, loss, black, cpu, False)[0]
     blind = _PartStandIn(batch, None)

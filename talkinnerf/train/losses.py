@@ -16,8 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkinnerf.body.parts import PART_NAMES
-
 # 5-class labels (bg, body, arms, hands, head) -> 4 classes (bg, body+arms, hands, head)
 FOUR_CLASS_MAP = torch.tensor([0, 1, 1, 2, 3])
 
@@ -143,23 +141,7 @@ class TalkinLoss(nn.Module):
         return {"total": total, "lpips": lp.detach(), "mse": mse.detach(), "ce": ce.detach()}
 
 
-PART_NEIGHBOURS: tuple[tuple[str, str], ...] = (("body", "arms"), ("arms", "hands"), ("body", "head"))
-"""Parts whose skinning blends across a shared seam (the shoulder, the wrist, the neck; body/parts.py)."""
-
-
-def part_allowance(free_neighbours: bool, like: torch.Tensor) -> torch.Tensor:
-    """(P,P) 0/1: [label, part] = 1 where opacity from ``part``'s joints is not charged at a pixel labelled
-    ``label``: the part itself, and with free_neighbours its seam neighbours (PART_NEIGHBOURS)."""
-    n = len(PART_NAMES)
-    allowed = torch.eye(n, dtype=like.dtype, device=like.device)
-    if free_neighbours:
-        for a, b in PART_NEIGHBOURS:
-            i, j = PART_NAMES.index(a), PART_NAMES.index(b)
-            allowed[i, j] = allowed[j, i] = 1.0
-    return allowed
-
-
-def misplaced_part_mass(part_mass: torch.Tensor, labels: torch.Tensor, free_neighbours: bool = False) -> torch.Tensor:
+def misplaced_part_mass(part_mass: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """train.loss_part's term: over the rays whose pixel is labelled a person part (labels (R,) 1..4; background
     rays are left out), the share of their rendered opacity that comes from other parts' joints (summed over the
     rays, divided by their summed opacity). part_mass (R,5): the rendered opacity split by the parts whose joints
@@ -170,16 +152,12 @@ def misplaced_part_mass(part_mass: torch.Tensor, labels: torch.Tensor, free_neig
     The labels come from the fitted mesh, as the skinning does, so the term asks the density that draws a pixel
     to skin with the part of the fitted body seen there; it trains the density and the learned skinning weights.
     A share, not the misplaced opacity itself: charged per ray, the cheapest way down was a see-through body
-    (measured: opacity over the person 0.73 -> 0.64 / 0.40 at weights 0.1 / 0.3, 1300 iterations).
-    free_neighbours: opacity from a part that shares a seam with the label's (PART_NEIGHBOURS) is not charged: a
-    sample near the wrist skins with both forearm and hand, and a label one pixel off at a 13 px hand asks for a seam
-    the skinning cannot draw; a hand drawn by the chest (no seam between them) is still charged."""
+    (measured: opacity over the person 0.73 -> 0.64 / 0.40 at weights 0.1 / 0.3, 1300 iterations)."""
     person = torch.nonzero(labels > 0).squeeze(1)
     if person.numel() == 0:
         return part_mass.sum() * 0.0
     mass = part_mass.index_select(0, person)
-    allowed = part_allowance(free_neighbours, part_mass).index_select(0, labels.index_select(0, person).long())
-    own = (mass * allowed).sum(1)
+    own = mass.gather(1, labels.index_select(0, person).long()[:, None]).squeeze(1)
     opacity = mass.sum(1)
     return (opacity - own).sum() / opacity.sum().clamp_min(1e-6)
 

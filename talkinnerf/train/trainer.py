@@ -38,7 +38,6 @@ from talkinnerf.train.sampling import part_shares, patch_pixels, sample_patches
 MODEL_FORMAT = "talkinnerf-model-v1"
 PAPER_DECAY_PER_ITERATION = 500_000 / 400_000   # paper: decay 0.1 over 500k steps for a 400k-iteration run
 OPACITY_WHERE = ("all", "outside")     # train.loss_opacity_where
-PART_NEIGHBOURS = ("charged", "free")  # train.loss_part_neighbours
 OPACITY_OUTSIDE = 0.05                 # matte below this: no person (a soft matte edge is neither side)
 
 
@@ -68,8 +67,6 @@ class TrainConfig:
                                        # weights belong to another body part than the pixel's label (the density
                                        # that draws a hand must skin with the hand: not in the paper: 0;
                                        # losses.misplaced_part_mass, docs/training.md)
-    loss_part_neighbours: str = "charged"   # "free": opacity from a neighbouring part's joints (body-arms, arms-hands,
-                                       # body-head) is not charged: skinning blends across those seams
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     frame_alignment: bool = False      # learn per-frame offsets of the fit (talkinnerf/train/alignment.py; EVA's
@@ -121,9 +118,6 @@ class TrainConfig:
             raise ValueError(f"train.loss_opacity must be >= 0, got {self.loss_opacity}")
         if self.loss_part < 0:
             raise ValueError(f"train.loss_part must be >= 0, got {self.loss_part}")
-        if self.loss_part_neighbours not in PART_NEIGHBOURS:
-            raise ValueError(f"train.loss_part_neighbours must be one of {PART_NEIGHBOURS}, got "
-                             f"{self.loss_part_neighbours!r}")
         if self.loss_opacity_where not in OPACITY_WHERE:
             raise ValueError(f"train.loss_opacity_where must be one of {OPACITY_WHERE}, got "
                              f"{self.loss_opacity_where!r}")
@@ -325,8 +319,7 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
         if any(m is None for m in part_mass):
             raise ValueError("train.loss_part needs the model's part_mass (TalkinNeRF with render_parts)")
         if part_mass:
-            gap = misplaced_part_mass(torch.cat(part_mass), labels,
-                                      free_neighbours=cfg.loss_part_neighbours == "free")
+            gap = misplaced_part_mass(torch.cat(part_mass), labels)
             losses = {**losses, "part": gap, "total": losses["total"] + cfg.loss_part * gap}
     regularisation = getattr(model, "regularisation", None)     # stand-in models have none
     prior = regularisation() if regularisation is not None else None
