@@ -60,3 +60,12 @@ def test_paper_evaluation_uses_the_papers_regions_at_the_decoded_size(paper):
     assert ecfg.regions == "detector" and ecfg.smoothing
     assert paper["decode"]["size"] == 512
     assert round(ecfg.hand_box * paper["decode"]["size"]) >= 50       # hand crops of at least 51 px
+
+
+def test_paper_training_keeps_the_papers_loss_and_draws(paper):
+    """config.yaml adds loss terms and draws of its own; paper.yaml (read over it by --configfile) turns them off."""
+    cfg = from_dict(options_class("train"), paper["train"], where="train")
+    assert cfg.loss_part == 0 and cfg.face_share == 0 and cfg.background_patch_redraws == 0
+    assert cfg.loss_opacity == 0 and not cfg.random_background
+    default = yaml.safe_load((PAPER.parents[1] / "config.yaml").read_text())
+    assert default["train"]["loss_part"] > 0          # the default this test guards against
