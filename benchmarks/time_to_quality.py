@@ -8,7 +8,8 @@ python benchmarks/time_to_quality.py --data results [--subjects ava ben chloe] [
 
 Every arm trains from config.yaml's `train:` section (the subjects of --data, same seed) with its own overrides:
   mlp:       the paper's PE + MLP fields (model.field: mlp) at the config's sizes, with the defaults the demo had
-             before the planes (F_face replacing F_body's face, supp. B draws: no face share, empty patches kept);
+             before the planes (F_face replacing F_body's face, supp. B draws: no face share, empty patches kept,
+             the paper's loss: no loss_part);
   planes:    config.yaml as it is (model.field: planes, face_residual, face share, empty patches redrawn);
   reference: the MLP fields without the speed work (no joint-box culling, conditions concatenated, dense renderer),
              the "before" of docs/speed.md;
@@ -46,7 +47,8 @@ PAPER_SIZE_FIELDS = ("field_depth", "field_width", "field_pe_bands", "face_depth
                      "hands_width", "nr_depth", "nr_width", "hand_def_depth", "hand_def_width", "volume_latent",
                      "volume_size", "volume_channels", "pose_refine_depth", "pose_refine_width", "samples_per_ray")
 # arm -> (model overrides, train overrides, joint-box culling, folded conditions, fast renderer, autocast)
-PREVIOUS_DEFAULTS = ({"field": "mlp", "face_residual": False}, {"face_share": 0.0, "background_patch_redraws": 0})
+PREVIOUS_DEFAULTS = ({"field": "mlp", "face_residual": False}, {"face_share": 0.0, "background_patch_redraws": 0,
+                                                               "loss_part": 0.0})
 ARMS = {
     "mlp": (*PREVIOUS_DEFAULTS, True, True, True, "off"),
     "planes": ({"field": "planes"}, {}, True, True, True, "off"),
