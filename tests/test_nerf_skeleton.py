@@ -203,3 +203,21 @@ def test_posed_gate_changes_only_disputed_points_and_keeps_the_nearest_bone_cand
     off_free = (x_free[hot] - target[hot]).norm(dim=-1).mean()
     off_gated = (x_gated[hot] - target[hot]).norm(dim=-1).mean()
     assert off_gated < 0.5 * off_free      # the blend stays with the part the posed point is nearest to
+
+
+def test_the_humannerf_baseline_keeps_its_published_inverse_lbs_whatever_the_gate():
+    """config.yaml's posed gate reaches the baseline through train.model; HumanNeRF as published has no gate."""
+    from talkinnerf.nerf import packed
+    from talkinnerf.nerf.config import ModelConfig
+    from talkinnerf.nerf.model import TalkinNeRF
+    from talkinnerf.nerf.synthetic import synthetic_conditioning
+
+    cond = synthetic_conditioning(pose_scale=1.0)
+    gates = {}
+    for baseline in ("none", "humannerf"):
+        torch.manual_seed(0)
+        model = TalkinNeRF(ModelConfig(posed_gate=0.02, baseline=baseline), 1).eval()
+        state = packed.frame_state(model, cond, 0, torch.float32, torch.device("cpu"))
+        gates[baseline] = (state.gate_slack, state.gate_joints)
+    assert gates["none"][0] == 0.02 and gates["none"][1] is not None
+    assert gates["humannerf"] == (0.0, None)

@@ -100,14 +100,15 @@ def frame_state(model, cond, step: int, dtype: torch.dtype, device: torch.device
     k = volume.shape[0] - 1
     boxes = joint_boxes(volume.detach(), bbox.detach(), PAIR_WEIGHT * k)
     gate_joints = None
-    if model.cfg.posed_gate > 0:
+    gate = 0.0 if model.cfg.faithful_humannerf else float(model.cfg.posed_gate)   # HumanNeRF's D_r as published
+    if gate > 0:
         with torch.no_grad():   # the fit's own posed skeleton, fingers included (the pose refiner's is not needed)
             gate_joints = sk.posed_full_skeleton(cond.poses_body, cond.jaw, cond.hands, cond.canonical_joints,
                                                  cond.parents)
     joint_parts = (torch.as_tensor(JOINT_PARTS[model.skinned], dtype=torch.long, device=device)
                    if getattr(model, "render_parts", False) else None)
     return FrameState(cond, step, skel, bbox, volume, ident, boxes, tile_volume(volume[:k]), gate_joints,
-                      tuple(model.skinned), float(model.cfg.posed_gate), model.shell_volume(cond, bbox.detach()),
+                      tuple(model.skinned), gate, model.shell_volume(cond, bbox.detach()),
                       joint_parts)
 
 
