@@ -63,9 +63,14 @@ def test_paper_evaluation_uses_the_papers_regions_at_the_decoded_size(paper):
 
 
 def test_paper_training_keeps_the_papers_loss_and_draws(paper):
-    """config.yaml adds loss terms and draws of its own; paper.yaml (read over it by --configfile) turns them off."""
-    cfg = from_dict(options_class("train"), paper["train"], where="train")
+    """config.yaml adds loss terms and draws of its own; `--configfile configs/paper.yaml` is read over it (Snakemake
+    merges the two), and the merged train section must be the paper's."""
+    from snakemake.utils import update_config
+
+    merged = yaml.safe_load((PAPER.parents[1] / "config.yaml").read_text())
+    assert merged["train"]["loss_part"] > 0 and merged["train"]["face_share"] > 0   # what paper.yaml must undo
+    update_config(merged, paper)
+    cfg = from_dict(options_class("train"), merged["train"], where="train")
     assert cfg.loss_part == 0 and cfg.face_share == 0 and cfg.background_patch_redraws == 0
-    assert cfg.loss_opacity == 0 and not cfg.random_background
-    default = yaml.safe_load((PAPER.parents[1] / "config.yaml").read_text())
-    assert default["train"]["loss_part"] > 0          # the default this test guards against
+    assert cfg.loss_opacity == 0 and not cfg.random_background and not cfg.frame_alignment
+    assert cfg.model.field == "mlp" and not cfg.model.face_residual and cfg.model.posed_gate == 0
