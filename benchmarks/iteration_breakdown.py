@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     from talkinnerf.train.losses import TalkinLoss, make_lpips
     from talkinnerf.train.trainer import (TrainConfig, default_model_factory, effective_loss_weights,
                                           iteration_losses, load_model, make_optimizer, sample_step,
-                                          seed_everything, uses_part_loss)
+                                          seed_everything)
 
     device = start_runtime("cpu", args.threads, trace=False)
     section = dict(yaml.safe_load((REPO / "config.yaml").read_text())["train"])
@@ -106,7 +106,6 @@ def main(argv=None) -> int:
         cfg = dataclasses.replace(cfg, model=resolve_for_subjects(cfg.model, data))
         model = default_model_factory(cfg.model, len(data)).to(device)
     model.train()
-    model.render_parts = uses_part_loss(cfg)           # as the trainer: train.loss_part needs the part split
     gen = seed_everything(cfg.seed)
     opt = make_optimizer(model.param_groups(cfg.lr), cfg)
     lpips_module, lpips_status = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device, min_side=cfg.patch_size)

@@ -14,7 +14,6 @@ the matte calls empty (< 0.05) whose rendered opacity exceeds 0.02.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np

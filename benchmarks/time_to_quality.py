@@ -65,7 +65,7 @@ class Run:
         from talkinnerf.train.losses import TalkinLoss, make_lpips
         from talkinnerf.train.alignment import param_group
         from talkinnerf.train.trainer import (default_model_factory, effective_loss_weights, make_alignment,
-                                              make_optimizer, seed_everything, uses_part_loss)
+                                              make_optimizer, seed_everything)
 
         self.name, self.cfg, self.data, self.device, self.render_options = name, cfg, data, device, render_options
         self.lpips_metric, self.eval_frames, self.train_frames = lpips_metric, eval_frames, train_frames
@@ -74,7 +74,6 @@ class Run:
         self.model = default_model_factory(cfg.model, len(data)).to(device).train()
         self.model.joint_box_culling = cull
         self.model.mlp_autocast = autocast
-        self.model.render_parts = uses_part_loss(cfg)       # train.loss_part
         set_folding(self.model, fold)
         lpips_module, _ = make_lpips(cfg.lpips and cfg.loss_lpips > 0, device, min_side=cfg.patch_size)
         self.loss_fn = TalkinLoss(effective_loss_weights(cfg, lpips_module is not None), cfg.model.four_classes,

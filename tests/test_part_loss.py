@@ -150,3 +150,27 @@ def test_iteration_losses_add_the_weighted_term(tmp_path):
     blind = _PartStandIn(batch, None)
     with pytest.raises(ValueError, match="loss_part"):
         iteration_losses(blind, blind, [batch], 0, cfg, loss, black, cpu, False)
+
+
+def test_iteration_losses_ask_a_real_model_for_its_part_split(tmp_path):
+    """No caller has to switch TalkinNeRF.render_parts on (the trainer, the benchmarks): the loss asks for it."""
+    from talkinnerf.train.data import load_subject
+    from talkinnerf.train.losses import LossWeights, TalkinLoss
+    from talkinnerf.train.trainer import default_model_factory, iteration_losses, sample_batch
+    from test_train_standin import make_subject
+
+    make_subject(tmp_path / "r", "s0", size=32, frames=4)
+    cfg = TrainConfig(patches=4, patch_size=8, inside_share=0.5, progress=False, loss_part=0.5,
+                      model=ModelConfig(samples_per_ray=12))
+    subject = load_subject(tmp_path / "r", "s0", 0, (0.0, 0.0, 0.0), cfg.box_padding, 16)
+    batch = sample_batch([subject], cfg, 0, torch.Generator().manual_seed(3))
+    torch.manual_seed(0)
+    model = default_model_factory(cfg.model, 1)
+    assert not model.render_parts
+    args = ([batch], 0, cfg, TalkinLoss(LossWeights(0.0, 1.0, 0.0), False, None), torch.zeros(3),
+            torch.device("cpu"), False)
+    losses = iteration_losses(model, model, *args)[0]
+    assert model.render_parts and 0.0 < float(losses["part"].detach()) < 1.0
+    off = iteration_losses(model, model, [batch], 0, TrainConfig(patches=4, patch_size=8, inside_share=0.5),
+                           *args[3:])[0]
+    assert not model.render_parts and "part" not in off          # and off again for a run without the term

@@ -294,6 +294,7 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
     the losses over all patches, plus the model's own prior where it has one (``model.regularisation()``: the
     planes' total variation; logged as "field_prior"), and with ``alignment`` the per-frame offsets and their L2
     prior ("alignment_prior"). Returns the losses, rgb (N,3) and ground truth (N,3)."""
+    model.render_parts = uses_part_loss(cfg)    # the part term needs the opacity split (stand-ins ignore the flag)
     rendered = [render_batch(net, b, model_step, background, device, alignment) for b in batches]
     if all("patch_background" in b for b in batches):
         if any(r[3] is None for r in rendered):
@@ -333,7 +334,7 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
 
 def uses_part_loss(cfg: TrainConfig) -> bool:
     """Whether a run adds train.loss_part (the HumanNeRF baseline keeps its published loss): its model must then
-    render part_mass (``model.render_parts = True``)."""
+    render part_mass (``model.render_parts = True``, which ``iteration_losses`` sets)."""
     return cfg.loss_part > 0 and not cfg.model.faithful_humannerf
 
 
@@ -510,7 +511,6 @@ def run_training(model: nn.Module, subjects: list[SubjectData], cfg: TrainConfig
     end = cfg.iterations if stop_at is None else min(cfg.iterations, stop_at)
     model.train()
     model.mlp_autocast = autocast          # read by TalkinNeRF.forward (stand-in models ignore it)
-    model.render_parts = uses_part_loss(cfg)
     t0 = time.perf_counter()
     last: dict[str, float] = {}
     prepare_step = getattr(model, "prepare_step", None)
