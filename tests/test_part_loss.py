@@ -174,3 +174,37 @@ def test_iteration_losses_ask_a_real_model_for_its_part_split(tmp_path):
     off = iteration_losses(model, model, [batch], 0, TrainConfig(patches=4, patch_size=8, inside_share=0.5),
                            *args[3:])[0]
     assert not model.render_parts and "part" not in off          # and off again for a run without the term
+
+
+def test_part_trust_leaves_the_unvouched_pixels_out_of_the_term(tmp_path):
+    import cv2
+    import numpy as np
+
+    from talkinnerf.train.data import load_subject
+    from talkinnerf.train.losses import LossWeights, TalkinLoss
+    from talkinnerf.train.trainer import iteration_losses, sample_batch
+    from test_train_standin import make_subject
+
+    make_subject(tmp_path / "r", "s0", size=32, frames=4)
+    trust_dir = tmp_path / "r" / "parts" / "s0" / "trust"
+    cfg = TrainConfig(patches=4, patch_size=8, inside_share=0.5, progress=False, loss_part=0.5, part_trust=True)
+    subject = load_subject(tmp_path / "r", "s0", 0, (0.0, 0.0, 0.0), cfg.box_padding, 16)
+    with pytest.raises(FileNotFoundError, match="part_trust"):      # a parts folder from before the trust
+        sample_batch([subject], cfg, 0, torch.Generator().manual_seed(3))
+    trust_dir.mkdir()
+    left_half = np.zeros((32, 32), np.uint8)
+    left_half[:, :16] = 255                                      # vouch for the left half of every frame only
+    for f in range(4):
+        cv2.imwrite(str(trust_dir / f"{f:06d}.png"), left_half)
+    subject = load_subject(tmp_path / "r", "s0", 0, (0.0, 0.0, 0.0), cfg.box_padding, 16)
+    batch = sample_batch([subject], cfg, 0, torch.Generator().manual_seed(3))
+    hit = batch["hit"]
+    labels, cols = batch["labels"][hit], batch["cols"][hit]
+    vouched = (labels > 0) & (cols < 16)
+    assert 0 < int(vouched.sum()) < int((labels > 0).sum())     # the patches straddle the trusted half
+    loss = TalkinLoss(LossWeights(0.0, 1.0, 0.0), False, None)
+    net = _PartStandIn(batch, BODY)
+    losses = iteration_losses(net, net, [batch], 0, cfg, loss, torch.zeros(3), torch.device("cpu"), False)[0]
+    assert float(losses["part"]) == pytest.approx(float((labels[vouched] != BODY).float().mean()), abs=1e-6)
+    # the segmentation loss still sees every label: the trust only narrows the part term
+    assert torch.equal(batch["labels"], subject.labels(batch["frame"])[batch["rows"], batch["cols"]])

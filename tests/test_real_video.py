@@ -115,3 +115,8 @@ def test_part_labels_cover_the_matte(stages):
     nose = stages["keypoints"]["body"][:, 0]
     heads = [labels[f, int(nose[f, 1]), int(nose[f, 0])] == 4 for f in range(count) if nose[f, 2] > 0]
     assert np.mean(heads) >= 0.8
+    # the label trust (train.part_trust): person pixels only, most of them vouched for by the fitted mesh
+    trust = np.stack([read_image(stages["root"] / "parts" / "trust" / f"{i:06d}.png", True) for i in range(count)])
+    assert set(np.unique(trust)) <= {0, 255}
+    assert not (trust[labels == 0] > 0).any()
+    assert 0.6 < (trust[labels > 0] > 0).mean() < 1.0

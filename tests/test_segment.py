@@ -55,3 +55,63 @@ def test_backend_registry(tmp_path):
     with pytest.raises(FileNotFoundError, match="matte folder"):
         segment_subject(tmp_path / "frames", tmp_path / "nope", tmp_path / "fit.npz", tmp_path / "m.npz",
                         tmp_path / "out", SegmentOptions())
+
+
+def test_trusted_labels_follow_the_mesh_and_leave_out_lost_hands():
+    from talkinnerf.preprocess.segment import trusted_labels
+
+    mesh = np.zeros((8, 12), np.uint8)
+    mesh[2:6, 2:5] = 1                          # the fitted body
+    matte = np.zeros((8, 12), bool)
+    matte[2:6, 2:11] = True                     # the person reaches 6 px beyond the mesh (a hand the fit missed)
+    trust = trusted_labels(mesh, matte, max_fill_px=2.0)
+    assert trust.dtype == bool
+    assert trust[2:6, 2:5].all()                # covered
+    assert trust[2:6, 5:7].all()                # missed by 1-2 px: the fit's misalignment, its label kept
+    assert not trust[2:6, 7:11].any()           # farther: the nearest label is a guess
+    assert not trust[~matte].any()
+    assert np.array_equal(trusted_labels(mesh, matte, 100.0), matte)   # a large reach trusts every person pixel
+    # a lost hand's box (x0, y0, x1, y1) is left out even where the mesh covers it
+    boxed = trusted_labels(mesh, matte, 100.0, [(3, 3, 4, 4)])
+    assert not boxed[3:5, 3:5].any() and boxed[2, 2] and boxed[5, 5] and boxed[3, 6]
+    assert not trusted_labels(np.zeros((8, 12), np.uint8), matte, 100.0).any()   # no mesh: nothing vouched for
+    with pytest.raises(ValueError, match="size"):
+        trusted_labels(mesh[:, :5], matte, 2.0)
+
+
+def test_grown_box_and_lost_hands():
+    from talkinnerf.preprocess.segment import grown_box, lost_hands
+
+    pts = np.array([[10.0, 20.0], [14.0, 22.0]])      # 4 x 2 px: grown by half the larger side on each side
+    assert grown_box(pts, 0.5) == (8.0, 18.0, 16.0, 24.0)
+    assert grown_box(pts, 0.0) == (10.0, 20.0, 14.0, 22.0)
+    fit = {"global_orient": np.zeros((3, 3)), "reproj_error_left_hand": np.array([1.0, np.nan, 2.0]),
+           "reproj_error_right_hand": np.array([np.nan, np.nan, 0.5])}
+    lost = lost_hands(fit)
+    assert lost["left"].tolist() == [False, True, False] and lost["right"].tolist() == [True, True, False]
+    # a fit made elsewhere, without the errors: no hand counts as lost
+    assert not any(m.any() for m in lost_hands({"global_orient": np.zeros((3, 3))}).values())
+
+
+def test_hand_vertices_split_the_hands_by_side(open_model_path):
+    from talkinnerf.body.model import load_body_model
+    from talkinnerf.body.parts import PART_LABELS, vertex_part_labels
+    from talkinnerf.preprocess.segment import hand_vertices
+
+    model = load_body_model(str(open_model_path), batch_size=1, device="cpu")
+    hands = hand_vertices(model)
+    labels = vertex_part_labels(model)
+    assert len(hands["left"]) > 100 and len(hands["right"]) > 100
+    assert not set(hands["left"]) & set(hands["right"])
+    # together they are every vertex labelled hand
+    assert sorted(np.concatenate([hands["left"], hands["right"]])) == sorted(np.nonzero(labels == PART_LABELS["hands"])[0])
+    # SMPL-X's left is +x in the canonical pose
+    verts = model.v_template.detach().numpy()
+    assert verts[hands["left"], 0].min() > 0 > verts[hands["right"], 0].max()
+
+
+def test_segment_options_are_checked():
+    with pytest.raises(ValueError, match="trust_fill"):
+        SegmentOptions(trust_fill=-0.1)
+    with pytest.raises(ValueError, match="matte_threshold"):
+        SegmentOptions(matte_threshold=300)

@@ -169,3 +169,32 @@ def test_title_names_the_matte_backend_that_ran(tmp_path):
     assert matte_backend_that_ran(tmp_path) is None
     write_json(tmp_path / "meta.json", {"backend": "mediapipe", "requested": "auto", "count": 3})
     assert matte_backend_that_ran(tmp_path) == "mediapipe"
+
+
+def test_parts_column_hatches_the_labels_the_fit_does_not_vouch_for(sheet_inputs, open_model_path, tmp_path):
+    import shutil
+
+    import cv2
+
+    root = sheet_inputs[0]
+    parts = tmp_path / "parts"
+    shutil.copytree(root / "parts", parts)
+    args = ("tiny", root / "frames", root / "matte", root / "keypoints.npz", root / "fit.npz", parts,
+            open_model_path)
+    kw = dict(split_path=root / "split.json", rows=2, scale=SCALE)
+    plain, layout, shown = subject_sheet(*args, tmp_path / "a.png", **kw)
+    (parts / "trust").mkdir()
+    for i in range(4):
+        trust = np.zeros((SIZE, SIZE), np.uint8)
+        trust[10:25, 18:30] = 255                    # the upper half of the person is vouched for
+        cv2.imwrite(str(parts / "trust" / f"{i:06d}.png"), trust)
+    hatched = subject_sheet(*args, tmp_path / "b.png", **kw)[0]
+    col = COLUMNS.index("part labels")
+    for r in range(2):
+        a, b = layout.cell_view(plain, r, col), layout.cell_view(hatched, r, col)
+        differs = np.any(a != b, axis=-1)
+        s = SCALE
+        assert not differs[10 * s:25 * s].any()      # vouched-for labels drawn as before
+        assert differs[25 * s:40 * s, 18 * s:30 * s].mean() > 0.2   # the rest striped ...
+        assert not differs[:10 * s].any() and not differs[40 * s:].any()   # ... and nothing off the person
+        assert np.all(b[differs] == 0)

@@ -4,6 +4,11 @@ Backend ``smplx``: rasterise the fitted mesh with per-vertex part labels and int
 matte pixels the mesh misses take the label of the nearest mesh-labelled pixel (Euclidean distance transform),
 mesh pixels outside the matte become background. Backend ``densepose`` is a registered slot that explains
 what it needs (detectron2 + DensePose weights are not installable here).
+
+Beside the labels, ``trust/%06d.png`` marks (255) the person pixels whose label the fit vouches for: those the mesh
+covers or misses by at most ``trust_fill`` of the frame, outside the region of a hand the keypoint detector lost in
+that frame (the fit holds such a hand by its prior, so the real hand may be drawn anywhere near it). train.part_trust
+charges train.loss_part only there (docs/real-videos.md).
 """
 
 from __future__ import annotations
@@ -22,6 +27,16 @@ class SegmentOptions:
 
     backend: str = "smplx"
     matte_threshold: int = 128    # matte values >= this (0..255) are the person
+    trust_fill: float = 0.02      # label trusted where the mesh misses by at most this fraction of the frame's side
+    trust_hand_margin: float = 0.5   # a lost hand's projected box, grown by this fraction of its size on each side,
+                                     # is untrusted
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.matte_threshold <= 255:
+            raise ValueError(f"segment.matte_threshold must be in 0..255, got {self.matte_threshold}")
+        for name in ("trust_fill", "trust_hand_margin"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"segment.{name} must be >= 0, got {getattr(self, name)}")
 
 
 def labels_from_mesh_and_matte(mesh_labels: np.ndarray, matte: np.ndarray) -> np.ndarray:
@@ -44,9 +59,65 @@ def labels_from_mesh_and_matte(mesh_labels: np.ndarray, matte: np.ndarray) -> np
     return np.where(matte, filled, 0).astype(np.uint8)
 
 
+def trusted_labels(mesh_labels: np.ndarray, matte: np.ndarray, max_fill_px: float,
+                   lost_hand_boxes: list[tuple[float, float, float, float]] = ()) -> np.ndarray:
+    """Which person pixels' labels the fit vouches for: (H,W) bool, True inside the matte where the mesh covers
+    the pixel or misses it by at most ``max_fill_px`` (a nearest-pixel label farther out is a guess: a hand the fit
+    put elsewhere, hair, a loose sleeve), and outside every ``lost_hand_boxes`` (x0, y0, x1, y1) in pixels, the
+    regions where a hand the detector lost may be. False outside the matte and everywhere if the mesh covers
+    nothing."""
+    mesh_labels = np.asarray(mesh_labels)
+    matte = np.asarray(matte, dtype=bool)
+    if mesh_labels.shape != matte.shape:
+        raise ValueError(f"mesh labels {mesh_labels.shape} and matte {matte.shape} differ in size")
+    covered = mesh_labels > 0
+    if not covered.any():
+        return np.zeros_like(matte)
+    trusted = matte & (ndimage.distance_transform_edt(~covered) <= max_fill_px)
+    rows, cols = np.arange(matte.shape[0])[:, None], np.arange(matte.shape[1])[None, :]
+    for x0, y0, x1, y1 in lost_hand_boxes:
+        trusted &= ~((cols >= x0) & (cols <= x1) & (rows >= y0) & (rows <= y1))
+    return trusted
+
+
+def grown_box(points: np.ndarray, margin: float) -> tuple[float, float, float, float]:
+    """Pixel box (x0, y0, x1, y1) around ``points`` (N,2 xy), grown on each side by ``margin`` times its larger
+    side (a box, not the points' extent alone: a lost hand is held by the prior in some pose, the real one may
+    be open, closed or turned)."""
+    lo, hi = points.min(0), points.max(0)
+    pad = margin * float((hi - lo).max())
+    return float(lo[0] - pad), float(lo[1] - pad), float(hi[0] + pad), float(hi[1] + pad)
+
+
+def lost_hands(fit) -> dict[str, np.ndarray]:
+    """Per side ("left", "right"), (F,) bool: the frames in which the detector found none of that hand's
+    keypoints (`preprocess fit` writes a NaN reprojection error for them). A fit made elsewhere, without these
+    errors, has no lost hands: its labels are trusted by the mesh's coverage alone."""
+    count = len(fit["global_orient"])
+    return {side: np.isnan(np.asarray(fit[key], dtype=float)) if (key := f"reproj_error_{side}_hand") in fit
+            else np.zeros(count, dtype=bool) for side in ("left", "right")}
+
+
+def hand_vertices(lbs_weights) -> dict[str, np.ndarray]:
+    """Per side, the indices of the vertices whose most influential joint is that side's wrist or a finger."""
+    from talkinnerf.body.joints import SMPLX_JOINT_NAMES
+    from talkinnerf.body.parts import JOINT_PARTS, PART_LABELS
+
+    weights = getattr(lbs_weights, "lbs_weights", lbs_weights)
+    weights = weights.detach().cpu().numpy() if hasattr(weights, "detach") else np.asarray(weights)
+    joint = np.argmax(weights, axis=1)
+    out = {}
+    for side in ("left", "right"):
+        hand_joints = [j for j, name in enumerate(SMPLX_JOINT_NAMES)
+                       if name.startswith(side + "_") and JOINT_PARTS[j] == PART_LABELS["hands"]]
+        out[side] = np.nonzero(np.isin(joint, hand_joints))[0]
+    return out
+
+
 def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_path: Path, out_dir: Path,
                    opts: SegmentOptions) -> int:
     from talkinnerf.body.model import fitted_vertices, load_body_model
+    from talkinnerf.camera import project
     from talkinnerf.body.parts import vertex_part_labels
     from talkinnerf.io import load_npz
     from talkinnerf.raster import rasterize
@@ -63,6 +134,8 @@ def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_pa
     labels_v = vertex_part_labels(model)
     faces = np.asarray(model.faces, dtype=np.int64)
     verts = fitted_vertices(model, fit, np.arange(count))
+    hands, lost = hand_vertices(model), lost_hands(fit)
+    (out_dir / "trust").mkdir()
     for i in range(count):
         matte_path = matte_dir / f"{i:06d}.png"
         if not matte_path.is_file():
@@ -72,8 +145,14 @@ def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_pa
             raise ValueError(f"matte frame {i} of {matte_dir} is {matte.shape}, the fit says {size}x{size}")
         cam = verts[i] @ fit["R"][i].T + fit["t"][i]
         raster = rasterize(cam, faces, fit["K"][i], size, vertex_labels=labels_v, light=False)
-        labels = labels_from_mesh_and_matte(raster.labels, matte >= opts.matte_threshold)
+        person = matte >= opts.matte_threshold
+        labels = labels_from_mesh_and_matte(raster.labels, person)
         write_gray_png(out_dir / f"{i:06d}.png", labels)
+        boxes = [grown_box(project(verts[i][hands[side]], fit["K"][i], fit["R"][i], fit["t"][i])[0],
+                           opts.trust_hand_margin)
+                 for side in ("left", "right") if lost[side][i] and len(hands[side])]
+        trust = trusted_labels(raster.labels, person, opts.trust_fill * size, boxes)
+        write_gray_png(out_dir / "trust" / f"{i:06d}.png", trust.astype(np.uint8) * 255)
     return count
 
 
@@ -87,7 +166,8 @@ BACKENDS: dict[str, Callable[..., int]] = {"smplx": _smplx_backend, "densepose":
 
 def segment_subject(frames_dir: str | Path, matte_dir: str | Path, smplx_path: str | Path,
                     model_path: str | Path, out_dir: str | Path, opts: SegmentOptions) -> int:
-    """Write parts/s/%06d.png for every fitted frame (atomically, as one folder); returns the frame count."""
+    """Write parts/s/%06d.png and parts/s/trust/%06d.png for every fitted frame (atomically, as one folder);
+    returns the frame count."""
     from talkinnerf.io import atomic_dir
 
     if opts.backend not in BACKENDS:

@@ -164,6 +164,15 @@ def overlay_mesh(rgb: np.ndarray, mesh_rgb: np.ndarray, mesh_alpha: np.ndarray, 
     return out
 
 
+def hatch(image: np.ndarray, mask: np.ndarray, period: int = 6) -> np.ndarray:
+    """``image`` (H,W,3) uint8 with dark diagonal stripes over ``mask`` (H,W) bool: the part labels the fit does not
+    vouch for (parts/<s>/trust, train.part_trust), still showing their colour between the stripes."""
+    rows, cols = np.indices(mask.shape)
+    out = image.copy()
+    out[mask & ((rows + cols) % period < 2)] = 0
+    return out
+
+
 def scale_intrinsics(K: np.ndarray, scale: float) -> np.ndarray:
     """Intrinsics of the same camera imaging ``scale`` times as many pixels per side.
 
@@ -266,7 +275,8 @@ def compose_sheet(rows: list[list[np.ndarray]], row_labels: list[list[str]], tit
     for k in range(100):
         cv2.line(sheet, (x + 172 + k, y), (x + 172 + k, y + 14), confidence_color(k / 99), 1)
     _text(sheet, "1", x + 278, y + 12, 0.42)
-    _text(sheet, "limbs: subject's right orange, left blue; mesh: yellow outline", x + 300, y + 12, 0.42)
+    _text(sheet, "limbs: subject's right orange, left blue; mesh: yellow outline; hatched: a label the fit does not "
+          "vouch for", x + 300, y + 12, 0.42)
     for c, name in enumerate(COLUMNS):
         y, xx = layout.origin(0, c)
         _text(sheet, name, xx + 4, y - 8, 0.5, bold=True)
@@ -294,6 +304,18 @@ def _read_frame_dir(folder: Path, what: str, i: int, gray: bool) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} is missing")
     return read_image(path, gray=gray)
+
+
+def _parts_tile(rgb: np.ndarray, parts: np.ndarray, trust_path: Path, scale: int) -> np.ndarray:
+    """The part labels over the frame, the ones the fit does not vouch for hatched (parts folders written before
+    the trust existed show plain labels)."""
+    tile = upsample(overlay_parts(rgb, parts, opacity=0.6), scale)
+    if not trust_path.is_file():
+        return tile
+    trust = _read_frame_dir(trust_path.parent, "label trust", int(trust_path.stem), gray=True)
+    if trust.shape != parts.shape:
+        raise ValueError(f"label trust {trust_path} is {trust.shape}, the part labels {parts.shape}")
+    return hatch(tile, upsample(((parts > 0) & (trust < 128)).astype(np.uint8), scale) > 0)
 
 
 def matte_backend_that_ran(matte_dir: str | Path) -> str | None:
@@ -365,7 +387,7 @@ def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, k
             upsample(blend_matte(rgb, alpha), scale),
             draw_keypoints(big, frame_kp, scale),
             overlay_mesh(big, mesh.rgb, mesh.alpha),
-            upsample(overlay_parts(rgb, parts, opacity=0.6), scale),
+            _parts_tile(rgb, parts, parts_dir / "trust" / f"{i:06d}.png", scale),
         ])
         lines = [f"frame {i}"]
         if i in held_out:

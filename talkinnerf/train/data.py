@@ -93,6 +93,19 @@ class SubjectData:
             return lab
         return self._cached(("labels", frame), load)
 
+    def label_trust(self, frame: int) -> torch.Tensor:
+        """(H,W) long, 1 where the fit vouches for the part label (parts/<s>/trust, written by `preprocess
+        segment`), else 0."""
+        def load():
+            p = self.root / "parts" / self.name / "trust" / f"{frame:06d}.png"
+            if not p.is_file():
+                raise FileNotFoundError(
+                    f"subject {self.name}: {p} does not exist; train.part_trust reads the label trust that "
+                    f"`talkinnerf preprocess segment` writes since train.part_trust exists: rerun the segment rule "
+                    f"for {self.name} (snakemake -R segment), or set train.part_trust: false")
+            return (torch.from_numpy(self._check(_read_png(p, self.name, gray=True), p)) >= 128).long()
+        return self._cached(("trust", frame), load)
+
     # ---------------------------------------------------------------------------------------------- geometry
     def camera(self, frame: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.params["K"][frame], self.params["R"][frame], self.params["t"][frame]

@@ -67,6 +67,9 @@ class TrainConfig:
                                        # weights belong to another body part than the pixel's label (the density
                                        # that draws a hand must skin with the hand: not in the paper: 0;
                                        # losses.misplaced_part_mass, docs/training.md)
+    part_trust: bool = False           # loss_part only on the pixels whose label the fit vouches for (parts/<s>/trust:
+                                       # mesh-covered, outside a lost hand's region; segment.py); False: every
+                                       # person pixel
     face_share: float = 0.0            # share of the other in-subject patch centres on head pixels (not in supp. B;
                                        # 0: the paper's draws; docs/training.md)
     frame_alignment: bool = False      # learn per-frame offsets of the fit (talkinnerf/train/alignment.py; EVA's
@@ -238,6 +241,9 @@ def _draw_batch(subjects: list[SubjectData], cfg: TrainConfig, step: int, gen: t
     batch = dict(subject=subject, frame=frame, rows=rows, cols=cols, origins=origins, dirs=dirs, near=near,
                  far=far, hit=hit, gt=subject.image(frame)[rows, cols], labels=subject.labels(frame)[rows, cols],
                  cats=cats)
+    if cfg.part_trust and uses_part_loss(cfg):
+        # the part term's labels: those the fit does not vouch for count as unlabelled (left out of the term)
+        batch["part_labels"] = batch["labels"] * subject.label_trust(frame)[rows, cols]
     if not cfg.model.faithful_humannerf:                        # HumanNeRF keeps its published loss
         if cfg.random_background or cfg.loss_opacity > 0:
             batch["alpha"] = subject.alpha(frame)[rows, cols]
@@ -304,7 +310,8 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
     else:
         rgb = torch.cat([r[0] for r in rendered])
         gt = torch.cat([b["gt"] for b in batches]).to(device)
-    hit = [(r[1], b["labels"].to(device)[r[2]]) for r, b in zip(rendered, batches) if len(r[2])]
+    hit = [(r[1], b["labels"].to(device)[r[2]], b.get("part_labels", b["labels"]).to(device)[r[2]])
+           for r, b in zip(rendered, batches) if len(r[2])]
     seg_logits = torch.cat([h[0] for h in hit]) if hit else rendered[0][1]
     labels = torch.cat([h[1] for h in hit]) if hit else rendered[0][1].new_zeros(0, dtype=torch.long)
     n, p = cfg.patches, cfg.patch_size
@@ -320,7 +327,7 @@ def iteration_losses(net: nn.Module, model: nn.Module, batches: list[dict[str, A
         if any(m is None for m in part_mass):
             raise ValueError("train.loss_part needs the model's part_mass (TalkinNeRF with render_parts)")
         if part_mass:
-            gap = misplaced_part_mass(torch.cat(part_mass), labels)
+            gap = misplaced_part_mass(torch.cat(part_mass), torch.cat([h[2] for h in hit]))
             losses = {**losses, "part": gap, "total": losses["total"] + cfg.loss_part * gap}
     regularisation = getattr(model, "regularisation", None)     # stand-in models have none
     prior = regularisation() if regularisation is not None else None
