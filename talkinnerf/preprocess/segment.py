@@ -39,6 +39,15 @@ class SegmentOptions:
                 raise ValueError(f"segment.{name} must be >= 0, got {getattr(self, name)}")
 
 
+def _mesh_coverage(mesh_labels: np.ndarray, matte: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mesh labels, matte as bool, the pixels the mesh covers), after checking that the two images agree in size."""
+    mesh_labels = np.asarray(mesh_labels)
+    matte = np.asarray(matte, dtype=bool)
+    if mesh_labels.shape != matte.shape:
+        raise ValueError(f"mesh labels {mesh_labels.shape} and matte {matte.shape} differ in size")
+    return mesh_labels, matte, mesh_labels > 0
+
+
 def labels_from_mesh_and_matte(mesh_labels: np.ndarray, matte: np.ndarray) -> np.ndarray:
     """Combine rendered part labels with a binary person matte.
 
@@ -46,11 +55,7 @@ def labels_from_mesh_and_matte(mesh_labels: np.ndarray, matte: np.ndarray) -> np
     Returns (H,W) uint8: inside the matte the mesh label, or for pixels the mesh misses the label of the
     nearest mesh pixel; 0 outside the matte. If the mesh covers nothing, the whole matte is labelled body (1).
     """
-    mesh_labels = np.asarray(mesh_labels)
-    matte = np.asarray(matte, dtype=bool)
-    if mesh_labels.shape != matte.shape:
-        raise ValueError(f"mesh labels {mesh_labels.shape} and matte {matte.shape} differ in size")
-    covered = mesh_labels > 0
+    mesh_labels, matte, covered = _mesh_coverage(mesh_labels, matte)
     if not covered.any():
         return np.where(matte, 1, 0).astype(np.uint8)
     # indices of the nearest covered pixel for every pixel (EDT over the uncovered region)
@@ -66,11 +71,7 @@ def trusted_labels(mesh_labels: np.ndarray, matte: np.ndarray, max_fill_px: floa
     put elsewhere, hair, a loose sleeve), and outside every ``lost_hand_boxes`` (x0, y0, x1, y1) in pixels, the
     regions where a hand the detector lost may be. False outside the matte and everywhere if the mesh covers
     nothing."""
-    mesh_labels = np.asarray(mesh_labels)
-    matte = np.asarray(matte, dtype=bool)
-    if mesh_labels.shape != matte.shape:
-        raise ValueError(f"mesh labels {mesh_labels.shape} and matte {matte.shape} differ in size")
-    covered = mesh_labels > 0
+    mesh_labels, matte, covered = _mesh_coverage(mesh_labels, matte)
     if not covered.any():
         return np.zeros_like(matte)
     trusted = matte & (ndimage.distance_transform_edt(~covered) <= max_fill_px)
@@ -117,8 +118,8 @@ def hand_vertices(lbs_weights) -> dict[str, np.ndarray]:
 def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_path: Path, out_dir: Path,
                    opts: SegmentOptions) -> int:
     from talkinnerf.body.model import fitted_vertices, load_body_model
-    from talkinnerf.camera import project
     from talkinnerf.body.parts import vertex_part_labels
+    from talkinnerf.camera import project
     from talkinnerf.io import load_npz
     from talkinnerf.raster import rasterize
     from talkinnerf.video.frames import read_image, write_gray_png

@@ -100,9 +100,9 @@ class SubjectData:
             p = self.root / "parts" / self.name / "trust" / f"{frame:06d}.png"
             if not p.is_file():
                 raise FileNotFoundError(
-                    f"subject {self.name}: {p} does not exist; train.part_trust reads the label trust that "
-                    f"`talkinnerf preprocess segment` writes since train.part_trust exists: rerun the segment rule "
-                    f"for {self.name} (snakemake -R segment), or set train.part_trust: false")
+                    f"subject {self.name}: {p} does not exist: train.part_trust reads the label trust that "
+                    f"`talkinnerf preprocess segment` writes, and this parts folder predates it; rerun the segment "
+                    f"rule for {self.name} (snakemake -R segment), or set train.part_trust: false")
             return (torch.from_numpy(self._check(_read_png(p, self.name, gray=True), p)) >= 128).long()
         return self._cached(("trust", frame), load)
 
