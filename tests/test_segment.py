@@ -95,8 +95,7 @@ def test_grown_box_and_lost_hands():
 
 def test_hand_vertices_split_the_hands_by_side(open_model_path):
     from talkinnerf.body.model import load_body_model
-    from talkinnerf.body.parts import PART_LABELS, vertex_part_labels
-    from talkinnerf.preprocess.segment import hand_vertices
+    from talkinnerf.body.parts import PART_LABELS, hand_vertices, vertex_part_labels
 
     model = load_body_model(str(open_model_path), batch_size=1, device="cpu")
     hands = hand_vertices(model)

@@ -41,14 +41,12 @@ def joint_part(j: int) -> int:
     return int(JOINT_PARTS[j])
 
 
-def vertex_part_labels(lbs_weights) -> np.ndarray:
-    """Per-vertex part labels from skinning weights.
+def dominant_joints(lbs_weights) -> np.ndarray:
+    """(V,) index of each vertex's most influential joint.
 
     Args:
         lbs_weights: (V, 55) array / tensor of skinning weights, or a loaded ``smplx`` model (its
             ``lbs_weights`` buffer is used).
-    Returns:
-        (V,) uint8 labels in 1..4, the part of each vertex's most influential joint.
     """
     weights = getattr(lbs_weights, "lbs_weights", lbs_weights)
     if hasattr(weights, "detach"):
@@ -56,4 +54,25 @@ def vertex_part_labels(lbs_weights) -> np.ndarray:
     weights = np.asarray(weights)
     if weights.ndim != 2 or weights.shape[1] != NUM_JOINTS:
         raise ValueError(f"skinning weights must have shape (V, {NUM_JOINTS}), got {weights.shape}")
-    return JOINT_PARTS[np.argmax(weights, axis=1)]
+    return np.argmax(weights, axis=1)
+
+
+def vertex_part_labels(lbs_weights) -> np.ndarray:
+    """Per-vertex part labels from skinning weights (as ``dominant_joints`` takes them).
+
+    Returns:
+        (V,) uint8 labels in 1..4, the part of each vertex's most influential joint.
+    """
+    return JOINT_PARTS[dominant_joints(lbs_weights)]
+
+
+def hand_vertices(lbs_weights) -> dict[str, np.ndarray]:
+    """Per side ("left", "right"), the indices of the vertices whose most influential joint is that side's wrist
+    or a finger (together: the vertices ``vertex_part_labels`` calls hands)."""
+    joint = dominant_joints(lbs_weights)
+    out = {}
+    for side in ("left", "right"):
+        hand_joints = [j for j, name in enumerate(SMPLX_JOINT_NAMES)
+                       if name.startswith(side + "_") and JOINT_PARTS[j] == PART_LABELS["hands"]]
+        out[side] = np.nonzero(np.isin(joint, hand_joints))[0]
+    return out

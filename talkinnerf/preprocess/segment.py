@@ -99,26 +99,10 @@ def lost_hands(fit) -> dict[str, np.ndarray]:
             else np.zeros(count, dtype=bool) for side in ("left", "right")}
 
 
-def hand_vertices(lbs_weights) -> dict[str, np.ndarray]:
-    """Per side, the indices of the vertices whose most influential joint is that side's wrist or a finger."""
-    from talkinnerf.body.joints import SMPLX_JOINT_NAMES
-    from talkinnerf.body.parts import JOINT_PARTS, PART_LABELS
-
-    weights = getattr(lbs_weights, "lbs_weights", lbs_weights)
-    weights = weights.detach().cpu().numpy() if hasattr(weights, "detach") else np.asarray(weights)
-    joint = np.argmax(weights, axis=1)
-    out = {}
-    for side in ("left", "right"):
-        hand_joints = [j for j, name in enumerate(SMPLX_JOINT_NAMES)
-                       if name.startswith(side + "_") and JOINT_PARTS[j] == PART_LABELS["hands"]]
-        out[side] = np.nonzero(np.isin(joint, hand_joints))[0]
-    return out
-
-
 def _smplx_backend(frames_dir: Path, matte_dir: Path, smplx_path: Path, model_path: Path, out_dir: Path,
                    opts: SegmentOptions) -> int:
     from talkinnerf.body.model import fitted_vertices, load_body_model
-    from talkinnerf.body.parts import vertex_part_labels
+    from talkinnerf.body.parts import hand_vertices, vertex_part_labels
     from talkinnerf.camera import project
     from talkinnerf.io import load_npz
     from talkinnerf.raster import rasterize
