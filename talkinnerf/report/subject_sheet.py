@@ -306,15 +306,12 @@ def _read_frame_dir(folder: Path, what: str, i: int, gray: bool) -> np.ndarray:
     return read_image(path, gray=gray)
 
 
-def _parts_tile(rgb: np.ndarray, parts: np.ndarray, trust_path: Path, scale: int) -> np.ndarray:
-    """The part labels over the frame, the ones the fit does not vouch for hatched (parts folders written before
-    the trust existed show plain labels)."""
+def _parts_tile(rgb: np.ndarray, parts: np.ndarray, trust: np.ndarray | None, scale: int) -> np.ndarray:
+    """The part labels over the frame, the ones the fit does not vouch for (``trust`` < 128) hatched; parts folders
+    written before the trust (``trust`` None) show plain labels."""
     tile = upsample(overlay_parts(rgb, parts, opacity=0.6), scale)
-    if not trust_path.is_file():
+    if trust is None:
         return tile
-    trust = _read_frame_dir(trust_path.parent, "label trust", int(trust_path.stem), gray=True)
-    if trust.shape != parts.shape:
-        raise ValueError(f"label trust {trust_path} is {trust.shape}, the part labels {parts.shape}")
     return hatch(tile, upsample(((parts > 0) & (trust < 128)).astype(np.uint8), scale) > 0)
 
 
@@ -374,8 +371,10 @@ def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, k
         rgb = _read_frame_dir(frames_dir, "frame", i, gray=False)
         alpha = _read_frame_dir(matte_dir, "matte frame", i, gray=True)
         parts = _read_frame_dir(parts_dir, "part labels", i, gray=True)
-        for what, img in (("frame", rgb), ("matte", alpha), ("part labels", parts)):
-            if img.shape[:2] != (size, size):
+        has_trust = (parts_dir / "trust" / f"{i:06d}.png").is_file()
+        trust = _read_frame_dir(parts_dir / "trust", "label trust", i, gray=True) if has_trust else None
+        for what, img in (("frame", rgb), ("matte", alpha), ("part labels", parts), ("label trust", trust)):
+            if img is not None and img.shape[:2] != (size, size):
                 raise ValueError(f"subject {subject}: {what} {i} is {img.shape[:2]}, the fit says {size}x{size}")
         big = upsample(rgb, scale)
         cam = verts[r] @ np.asarray(fit["R"][i], np.float64).T + np.asarray(fit["t"][i], np.float64)
@@ -387,7 +386,7 @@ def subject_sheet(subject: str, frames_dir: str | Path, matte_dir: str | Path, k
             upsample(blend_matte(rgb, alpha), scale),
             draw_keypoints(big, frame_kp, scale),
             overlay_mesh(big, mesh.rgb, mesh.alpha),
-            _parts_tile(rgb, parts, parts_dir / "trust" / f"{i:06d}.png", scale),
+            _parts_tile(rgb, parts, trust, scale),
         ])
         lines = [f"frame {i}"]
         if i in held_out:
