@@ -156,6 +156,37 @@ def test_fit_recovers_bent_elbow(fitted):
     assert torch.all((flex_fit - flex_gt).abs() < 0.12), (flex_fit, flex_gt)
 
 
+def test_pose_standins_turn_a_hand_the_hand_model_missed(fixture_model_path):
+    """A left hand bent at the wrist, seen only through the wrist and two knuckle points (what the keypoints stage
+    writes for a hand MediaPipe's hand model missed): the fit turns the hand towards them; with no hand points it
+    stays where the prior holds it."""
+    frames = 2
+    model = load_fixture_model(fixture_model_path, frames)
+    opts = F.FitOptions(progress=False)
+    p = F.FitParams.zeros(frames)
+    p.body_pose[:, 15, 2] = -1.1
+    p.body_pose[:, 16, 2] = 1.1
+    p.body_pose[:, 19, 2] = 0.9                         # left wrist bent by ~50 degrees
+    K = torch.as_tensor(F.intrinsics(SIZE, opts.fov_deg), dtype=torch.float32)
+    R, t = torch.as_tensor(F.CAMERA_R, dtype=torch.float32), torch.tensor([0.0, 0.0, 3.5])
+    with torch.no_grad():
+        pts = fixture_keypoints_fn(F.body_forward(model, p), model)
+    truth = {k: np.concatenate([F.project(v, K, R, t).numpy(), np.ones(v.shape[:2] + (1,), np.float32)], -1)
+             for k, v in pts.items()}
+    errors = {}
+    for arm in ("none", "standins"):
+        seen = {k: v.copy() for k, v in truth.items()}
+        seen["left_hand"][:] = 0.0
+        if arm == "standins":
+            seen["left_hand"][:, [0, 5, 13]] = truth["left_hand"][:, [0, 5, 13]] * [1, 1, 0.45]
+        res = F.fit_sequence(model, seen, SIZE, opts, keypoints_fn=fixture_keypoints_fn)
+        errors[arm] = F.reprojection_errors(model, res.params, truth, res.K, res.t, 0.1,
+                                            fixture_keypoints_fn)["left_hand"]
+    # all 21 points of the hand, of which the fit saw three: the stand-ins at least halve the error
+    assert np.all(errors["standins"] < 0.5 * errors["none"]), errors
+    assert np.all(errors["none"] > 2.0), errors   # the bend is visible: without points the hand is off
+
+
 def test_result_arrays_follow_the_contract(fixture_model_path):
     frames = 3
     model = load_fixture_model(fixture_model_path, frames)

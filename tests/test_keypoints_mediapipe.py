@@ -12,7 +12,7 @@ import pytest
 from talkinnerf.io import load_npz, write_json
 from talkinnerf.preprocess.keypoints import (KeypointOptions, extract_keypoints, holistic_to_openpose,
                                              resolve_backend)
-from talkinnerf.preprocess.keypoints.mediapipe import BODY_FROM_POSE, FACE_FROM_MESH
+from talkinnerf.preprocess.keypoints.mediapipe import BODY_FROM_POSE, FACE_FROM_MESH, HAND_FROM_POSE
 
 from shared_data import SHARED_DIR
 
@@ -73,6 +73,29 @@ def test_hands_keep_the_subjects_sides():
     assert not parts["right_hand"][20].any()
     only_left = holistic_to_openpose(None, None, left, None, W, H)
     assert not only_left["right_hand"].any() and (only_left["left_hand"][:, 2] == 1.0).all()
+
+
+def test_a_missed_hand_takes_the_poses_wrist_and_knuckles():
+    pose = _pose(vis=0.8)
+    pose[17, 3] = 0.3  # the left "pinky" point below min_visibility: its stand-in stays missing
+    detected = np.column_stack([np.linspace(0.6, 0.7, 21), np.full(21, 0.5), np.zeros(21)])
+    parts = holistic_to_openpose(pose, None, None, detected, W, H, pose_hand_confidence=0.5)
+    left = parts["left_hand"]
+    # the subject's left hand: wrist <- pose 15 (left wrist), index knuckle <- 19, ring knuckle <- 17 (missing)
+    assert left[0, :2] == pytest.approx(_px(pose[15, :2])) and left[0, 2] == pytest.approx(0.4)
+    assert left[5, :2] == pytest.approx(_px(pose[19, :2])) and left[5, 2] == pytest.approx(0.4)
+    assert not left[13].any()
+    assert np.flatnonzero(left[:, 2]).tolist() == [0, 5]
+    # a hand the hand model found keeps its own 21 points; none of the pose's
+    assert parts["right_hand"][:, :2] == pytest.approx(_px(detected[:, :2]))
+    assert (parts["right_hand"][:, 2] == 1.0).all()
+    # the wrist stand-in sits on BODY_25's wrist of the same side
+    assert left[0, :2] == pytest.approx(parts["body"][7, :2])
+    assert HAND_FROM_POSE["right_hand"] == {0: 16, 5: 20, 13: 18}
+    off = holistic_to_openpose(pose, None, None, None, W, H, pose_hand_confidence=0.0)
+    assert not off["left_hand"].any() and not off["right_hand"].any()
+    with pytest.raises(ValueError, match="pose_hand_confidence"):
+        KeypointOptions(pose_hand_confidence=1.5)
 
 
 def test_face_indices_and_pupils():
@@ -168,9 +191,13 @@ def test_backend_maps_to_frame_pixels_and_logs_rates(tmp_path, monkeypatch, caps
     # nose: normalised (0.1, 0.05) of a 320x240 image at scale 0.5 -> source (64, 24) -> frame (4.4, 5.4)
     assert kp["body"][0, 0].tolist() == pytest.approx([0.1 * 64 - 2.0, 0.1 * 24 + 3.0, 0.9], abs=1e-5)
     assert kp["body"][2].tolist() == kp["body"][1].tolist()
-    assert not kp["body"][5].any() and not kp["left_hand"].any()
+    assert not kp["body"][5].any()
+    # the fake finds no hand: where it finds the person, the pose's wrist and knuckles stand in (default 0.5)
+    assert kp["left_hand"][:, :, 2].any(axis=1).tolist() == [True, True, True, True, True, False]
+    assert kp["left_hand"][0, 0].tolist() == pytest.approx(kp["body"][0, 7, :2].tolist() + [0.45], abs=1e-5)
     out = capsys.readouterr().out
     assert "body 83%, left hand 0%, right hand 0%, face 0% of 6 frames" in out
+    assert "placed by the pose's wrist and knuckle points: left 83%, right 83% of 6 frames" in out
     assert "6/6 frames (100%)" in out and "\r" not in out  # not a terminal: plain progress lines
 
 
