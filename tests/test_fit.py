@@ -97,13 +97,19 @@ def _synthetic(model, frames: int, depth: float, opts: F.FitOptions):
     p.body_pose[:, 16, 2] = 1.1                        # right arm lowered
     p.jaw_pose[:, 0] = 0.25                            # mouth open
     p.transl[:, 0] = 0.1 * s
+    kp, t = _exact_keypoints(model, p, depth, opts)
+    return p, kp, t
+
+
+def _exact_keypoints(model, p: F.FitParams, depth: float, opts: F.FitOptions):
+    """The keypoints (confidence 1) of parameters ``p`` as the fit's camera at ``depth`` sees them, and its t."""
     K = torch.as_tensor(F.intrinsics(SIZE, opts.fov_deg), dtype=torch.float32)
     R, t = torch.as_tensor(F.CAMERA_R, dtype=torch.float32), torch.tensor([0.0, 0.0, depth])
     with torch.no_grad():
         pts = fixture_keypoints_fn(F.body_forward(model, p), model)
     kp = {k: np.concatenate([F.project(v, K, R, t).numpy(), np.ones(v.shape[:2] + (1,), np.float32)], -1)
           for k, v in pts.items()}
-    return p, kp, t
+    return kp, t
 
 
 def _pelvis_depth(model, p, t):
@@ -167,12 +173,7 @@ def test_pose_standins_turn_a_hand_the_hand_model_missed(fixture_model_path):
     p.body_pose[:, 15, 2] = -1.1
     p.body_pose[:, 16, 2] = 1.1
     p.body_pose[:, 19, 2] = 0.9                         # left wrist bent by ~50 degrees
-    K = torch.as_tensor(F.intrinsics(SIZE, opts.fov_deg), dtype=torch.float32)
-    R, t = torch.as_tensor(F.CAMERA_R, dtype=torch.float32), torch.tensor([0.0, 0.0, 3.5])
-    with torch.no_grad():
-        pts = fixture_keypoints_fn(F.body_forward(model, p), model)
-    truth = {k: np.concatenate([F.project(v, K, R, t).numpy(), np.ones(v.shape[:2] + (1,), np.float32)], -1)
-             for k, v in pts.items()}
+    truth, _ = _exact_keypoints(model, p, 3.5, opts)
     errors = {}
     for arm in ("none", "standins"):
         seen = {k: v.copy() for k, v in truth.items()}
@@ -407,12 +408,7 @@ def test_fit_on_an_apose_model_keeps_elbows_anatomical(apose_model_path):
     gt.global_orient[:, 1] = 0.35
     for row in range(2):  # both elbows bent a further 0.6 rad about their own (derived) flexion axis
         gt.body_pose[:, specs["body_pose"].joints[2 * row]] = torch.as_tensor(0.6 * specs["body_pose"].frames[2 * row, 0])
-    K = torch.as_tensor(F.intrinsics(SIZE, opts.fov_deg), dtype=torch.float32)
-    R, t = torch.as_tensor(F.CAMERA_R, dtype=torch.float32), torch.tensor([0.0, 0.0, 3.5])
-    with torch.no_grad():
-        pts = fixture_keypoints_fn(F.body_forward(model, gt), model)
-    kp = {k: np.concatenate([F.project(v, K, R, t).numpy(), np.ones(v.shape[:2] + (1,), np.float32)], -1)
-          for k, v in pts.items()}
+    kp, t = _exact_keypoints(model, gt, 3.5, opts)
     res = F.fit_sequence(model, kp, SIZE, opts, keypoints_fn=fixture_keypoints_fn)
     q = res.params
     assert torch.all((_pelvis_depth(model, q, res.t) / _pelvis_depth(model, gt, t) - 1).abs() < 0.03)
