@@ -5,7 +5,7 @@ python benchmarks/hand_standins.py --frames results/frames/walk [--video V] [--e
 
 MediaPipe Holistic runs once over the subject's kept frames. In every --every-th frame where the hand model found
 a hand, that hand is *held back*: the fit does not see its 21 points, as if the hand model had missed it. Two fits
-of the whole clip follow (the fit stage's defaults, smoothing included):
+of the whole clip follow (the fit stage's defaults, as `preprocess fit` with `fit: {}`):
 - `none`: a missed or held-back hand has no points (the keypoints stage with `pose_hand_confidence: 0`);
 - `pose`: it has the pose model's wrist and knuckle points at their visibility × --confidence (the default).
 Both see the same detected hands everywhere else. Scored on the held-back hands against their detected points:
@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from talkinnerf.io import read_json  # noqa: E402
-from talkinnerf.preprocess.keypoints import PARTS, to_frame_pixels  # noqa: E402
+from talkinnerf.preprocess.keypoints import PARTS, KeypointOptions, to_frame_pixels  # noqa: E402
 from talkinnerf.preprocess.keypoints.mediapipe import _holistic, _landmarks, holistic_to_openpose  # noqa: E402
 
 SIDES = ("left_hand", "right_hand")
@@ -66,7 +66,7 @@ def holistic_both_ways(video: Path, meta: dict, confidence: float) -> tuple[dict
             for side in SIDES:
                 standin[side][k], found[side][k] = stand[side], hands[side] is not None
             previous = k
-    to_px = lambda a: to_frame_pixels(a, meta["transform"], 0.05)  # noqa: E731
+    to_px = lambda a: to_frame_pixels(a, meta["transform"], KeypointOptions().min_confidence)  # noqa: E731
     return ({p: to_px(a) for p, a in detected.items()}, {s: to_px(a) for s, a in standin.items()}, found)
 
 
@@ -88,7 +88,7 @@ def score(fitted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def fitted_hands(model, keypoints: dict, meta: dict, size: int) -> dict[str, np.ndarray]:
-    """Fit the clip as the fit stage does (defaults, smoothing) and project the fitted hands' 21 points."""
+    """Fit the clip as the fit stage does with its defaults and project the fitted hands' 21 points."""
     from talkinnerf.preprocess import fit as fit_mod
 
     opts = fit_mod.FitOptions()

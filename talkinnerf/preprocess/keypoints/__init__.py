@@ -41,6 +41,9 @@ class KeypointOptions:
     landmark_confidence: float = 1.0  # confidence of detected hand / face points (MediaPipe gives none per point)
     pose_hand_confidence: float = 0.5  # a hand the hand model missed: the pose's wrist and knuckle points at
                                        # visibility x this (0: such a hand stays missing; docs/fitting.md)
+    max_long_side: int | None = 1280  # run on source frames downscaled to this long side (None: full size)
+    min_detection_rate: float = 0.5   # fail when a person is found in fewer than this fraction of frames
+    progress: bool = True             # progress bar (terminal) or one line per tenth of the frames (log file)
 
     def __post_init__(self):
         for name in ("min_confidence", "min_visibility", "landmark_confidence", "pose_hand_confidence",
@@ -48,9 +51,6 @@ class KeypointOptions:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"keypoints.{name} must lie in [0, 1], got {value}")
-    max_long_side: int | None = 1280  # run on source frames downscaled to this long side (None: full size)
-    min_detection_rate: float = 0.5   # fail when a person is found in fewer than this fraction of frames
-    progress: bool = True             # progress bar (terminal) or one line per tenth of the frames (log file)
 
 
 @dataclasses.dataclass

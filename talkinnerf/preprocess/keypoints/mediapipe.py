@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 BODY_FROM_POSE = {0: 0, 2: 12, 3: 14, 4: 16, 5: 11, 6: 13, 7: 15, 9: 24, 10: 26, 11: 28, 12: 23, 13: 25,
                   14: 27, 15: 5, 16: 2, 17: 8, 18: 7, 19: 31, 21: 29, 22: 32, 24: 30}
 NECK, MID_HIP = 1, 8
+SHOULDERS, HIPS = (11, 12), (23, 24)  # MediaPipe pose: (left, right)
 # OpenPose hand index <- MediaPipe pose index, per side (subject's own), for a hand the hand model missed. Measured
 # on book/walk/school where both models found the hand (median distance in wrist-to-middle-knuckle lengths): the
 # pose's wrist lies 0.18-0.35 from the hand's, its "index" point 0.23-0.39 from the index knuckle (5), its "pinky"
@@ -42,7 +43,6 @@ NECK, MID_HIP = 1, 8
 # index knuckle than any thumb joint, so it is left out. The hand's direction from these points is off by a median
 # 7-14 degrees, against 10-36 for a hand that continues the forearm.
 HAND_FROM_POSE = {"left_hand": {0: 15, 5: 19, 13: 17}, "right_hand": {0: 16, 5: 20, 13: 18}}
-SHOULDERS, HIPS = (11, 12), (23, 24)  # MediaPipe pose: (left, right)
 
 # OpenPose face 0..67 <- MediaPipe face mesh index; 68 / 69 (pupils) <- iris centres 468 / 473.
 FACE_FROM_MESH = (
