@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from talkinnerf.io import read_json  # noqa: E402
 from talkinnerf.preprocess.keypoints import PARTS, KeypointOptions, to_frame_pixels  # noqa: E402
-from talkinnerf.preprocess.keypoints.mediapipe import _holistic, _landmarks, holistic_to_openpose  # noqa: E402
+from talkinnerf.preprocess.keypoints.mediapipe import holistic_landmarks, holistic_to_openpose  # noqa: E402
 
 SIDES = ("left_hand", "right_hand")
 
@@ -45,27 +45,16 @@ def holistic_both_ways(video: Path, meta: dict, confidence: float) -> tuple[dict
                                                           ("face", 70))}
     standin = {side: np.zeros((total, 21, 3)) for side in SIDES}
     found = {side: np.zeros(total, bool) for side in SIDES}
-    previous, source = None, [int(i) for i in meta["source_frames"]]
-    with _holistic() as holistic:
-        for k, image, scale in iter_source_frames(video, meta, 1280):
-            if previous is not None and source[k] == source[k - 1]:  # a repeated frame: the same result
-                for p in detected:
-                    detected[p][k] = detected[p][k - 1]
-                for side in SIDES:
-                    standin[side][k], found[side][k] = standin[side][k - 1], found[side][k - 1]
-                continue
-            r = holistic.process(np.ascontiguousarray(image))
-            pose, face = _landmarks(r, "pose_landmarks", 4), _landmarks(r, "face_landmarks", 3)
-            hands = {"left_hand": _landmarks(r, "left_hand_landmarks", 3),
-                     "right_hand": _landmarks(r, "right_hand_landmarks", 3)}
-            size = dict(width=image.shape[1], height=image.shape[0], scale=scale)
-            own = holistic_to_openpose(pose, face, hands["left_hand"], hands["right_hand"], **size)
-            stand = holistic_to_openpose(pose, None, None, None, **size, pose_hand_confidence=confidence)
-            for p in detected:
-                detected[p][k] = own[p]
-            for side in SIDES:
-                standin[side][k], found[side][k] = stand[side], hands[side] is not None
-            previous = k
+    source = [int(i) for i in meta["source_frames"]]
+    for k, landmarks, width, height, scale in holistic_landmarks(iter_source_frames(video, meta, 1280), total,
+                                                                 "hand_standins", source):
+        size = dict(width=width, height=height, scale=scale)
+        own = holistic_to_openpose(**landmarks, **size)
+        stand = holistic_to_openpose(landmarks["pose"], None, None, None, **size, pose_hand_confidence=confidence)
+        for p in detected:
+            detected[p][k] = own[p]
+        for side, key in (("left_hand", "left"), ("right_hand", "right")):
+            standin[side][k], found[side][k] = stand[side], landmarks[key] is not None
     to_px = lambda a: to_frame_pixels(a, meta["transform"], KeypointOptions().min_confidence)  # noqa: E731
     return ({p: to_px(a) for p, a in detected.items()}, {s: to_px(a) for s, a in standin.items()}, found)
 

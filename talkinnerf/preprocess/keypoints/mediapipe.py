@@ -170,6 +170,31 @@ def _holistic():
                                           refine_face_landmarks=True)
 
 
+def holistic_landmarks(frames: Iterable[tuple[int, np.ndarray, float]], total: int, desc: str = "keypoints mediapipe",
+                       source_index: list[int] | None = None):
+    """Holistic (tracking mode) over ``frames`` ((k, RGB uint8 image, scale) in order of k): yields, per frame,
+    (k, landmarks, width, height, scale) with landmarks {"pose", "face", "left", "right"}: the arrays
+    :func:`holistic_to_openpose` takes (None where Holistic found nothing) and width × height the image it saw. A
+    frame repeated in ``source_index`` (equal consecutive source indices) yields the previous frame's landmarks
+    instead of advancing the tracker."""
+    previous = None
+    with _holistic() as holistic:
+        for k, image, scale in frames:
+            if k >= total:
+                raise ValueError(f"{desc}: frame {k} beyond the {total} frames expected")
+            if previous is not None and source_index is not None and source_index[k] == source_index[k - 1]:
+                yield (k, *previous)
+                continue
+            image = np.ascontiguousarray(image)
+            result = holistic.process(image)
+            landmarks = {"pose": _landmarks(result, "pose_landmarks", 4),
+                         "face": _landmarks(result, "face_landmarks", 3),
+                         "left": _landmarks(result, "left_hand_landmarks", 3),
+                         "right": _landmarks(result, "right_hand_landmarks", 3)}
+            previous = (landmarks, image.shape[1], image.shape[0], scale)
+            yield (k, *previous)
+
+
 def run_holistic(frames: Iterable[tuple[int, np.ndarray, float]], total: int, opts: KeypointOptions,
                  desc: str = "keypoints mediapipe", source_index: list[int] | None = None
                  ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -183,33 +208,16 @@ def run_holistic(frames: Iterable[tuple[int, np.ndarray, float]], total: int, op
              "right_hand": np.zeros((total, 21, 3)), "face": np.zeros((total, 70, 3))}
     found = {name: np.zeros(total, dtype=bool) for name in parts}
     progress = _Progress(total, desc, opts.progress)
-    previous = None
     try:
-        with _holistic() as holistic:
-            for k, image, scale in frames:
-                if k >= total:
-                    raise ValueError(f"{desc}: frame {k} beyond the {total} frames expected")
-                if previous is not None and source_index is not None and source_index[k] == source_index[k - 1]:
-                    for name in parts:
-                        parts[name][k], found[name][k] = parts[name][k - 1], found[name][k - 1]
-                    progress.update()
-                    continue
-                image = np.ascontiguousarray(image)
-                result = holistic.process(image)
-                arrays = {"pose": _landmarks(result, "pose_landmarks", 4),
-                          "face": _landmarks(result, "face_landmarks", 3),
-                          "left": _landmarks(result, "left_hand_landmarks", 3),
-                          "right": _landmarks(result, "right_hand_landmarks", 3)}
-                frame = holistic_to_openpose(**arrays, width=image.shape[1], height=image.shape[0], scale=scale,
-                                             min_visibility=opts.min_visibility,
-                                             landmark_confidence=opts.landmark_confidence,
-                                             pose_hand_confidence=opts.pose_hand_confidence)
-                for name, key in (("body", "pose"), ("left_hand", "left"), ("right_hand", "right"),
-                                  ("face", "face")):
-                    parts[name][k] = frame[name]
-                    found[name][k] = arrays[key] is not None
-                previous = k
-                progress.update()
+        for k, landmarks, width, height, scale in holistic_landmarks(frames, total, desc, source_index):
+            frame = holistic_to_openpose(**landmarks, width=width, height=height, scale=scale,
+                                         min_visibility=opts.min_visibility,
+                                         landmark_confidence=opts.landmark_confidence,
+                                         pose_hand_confidence=opts.pose_hand_confidence)
+            for name, key in (("body", "pose"), ("left_hand", "left"), ("right_hand", "right"), ("face", "face")):
+                parts[name][k] = frame[name]
+                found[name][k] = landmarks[key] is not None
+            progress.update()
     finally:
         progress.close()
     return parts, found
